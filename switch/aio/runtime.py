@@ -1,0 +1,146 @@
+"""The asyncio glue: transports in, sans-I/O endpoint, group commit, one timer handle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from switch.aio.transport import TcpServer, UdpTransport
+from switch.endpoint import SipEndpoint
+from switch.sip.flow import Flow
+from switch.storage import Store
+
+log = logging.getLogger("switch.runtime")
+
+HOUSEKEEPING_INTERVAL = 5.0
+
+
+class Runtime:
+    def __init__(self, endpoint: SipEndpoint, store: Store) -> None:
+        self.endpoint = endpoint
+        self.store = store
+        self.loop = asyncio.get_running_loop()
+        self.udp: dict[tuple[str, int], UdpTransport] = {}
+        self.tcp: list[TcpServer] = []
+        self._flush_scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._housekeeping: asyncio.TimerHandle | None = None
+
+    # -- listening ----------------------------------------------------------------------
+    async def listen_udp(self, host: str, port: int) -> tuple[str, int]:
+        transport, protocol = await self.loop.create_datagram_endpoint(
+            lambda: UdpTransport(self, (host, port)), local_addr=(host, port)
+        )
+        local = transport.get_extra_info("sockname")[:2]
+        self.udp[local] = protocol
+        return local
+
+    async def listen_tcp(
+        self, host: str, port: int, *, idle_timeout: float, max_connections: int,
+        max_per_peer: int, max_message_bytes: int,
+    ) -> tuple[str, int]:
+        server = TcpServer(
+            self, (host, port), idle_timeout=idle_timeout, max_connections=max_connections,
+            max_per_peer=max_per_peer, max_message_bytes=max_message_bytes,
+        )
+        server.server = await self.loop.create_server(server.factory(), host, port)
+        sock = server.server.sockets[0]
+        server.local = sock.getsockname()[:2]
+        self.tcp.append(server)
+        return server.local
+
+    def start_housekeeping(self) -> None:
+        self._housekeeping = self.loop.call_later(HOUSEKEEPING_INTERVAL, self._housekeep)
+
+    # -- the hot path ---------------------------------------------------------------------
+    def on_message(self, data: bytes, flow: Flow) -> None:
+        endpoint = self.endpoint
+        try:
+            endpoint.receive(data, flow, self.loop.time(), time.time())
+        except Exception:  # a bug in a core must never take the process down
+            log.exception("internal error handling a message from %s", flow.remote)
+            return
+        self._send(endpoint.drain())
+        if endpoint.has_held() and not self._flush_scheduled:
+            # Everything that arrives in this loop turn joins one group commit.
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+        self._rearm()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        endpoint = self.endpoint
+        writes = endpoint.take_writes()
+        failed = False
+        if writes:
+            try:
+                self.store.apply(writes)
+            except Exception:
+                log.exception("could not persist %d registration changes", len(writes))
+                failed = True
+        endpoint.release_held(self.loop.time(), failed=failed)
+        self._send(endpoint.drain())
+        self._rearm()
+
+    def _send(self, outgoing: list) -> None:  # type: ignore[type-arg]
+        for item in outgoing:
+            flow = item.flow
+            if flow.transport == "udp":
+                udp = self.udp.get(flow.local) or next(iter(self.udp.values()), None)
+                if udp is not None:
+                    udp.send(item.data, flow.remote)
+            else:
+                for server in self.tcp:
+                    if server.local == flow.local or len(self.tcp) == 1:
+                        server.send(item.data, flow)
+                        break
+
+    # -- timers -------------------------------------------------------------------------
+    def _rearm(self) -> None:
+        deadline = self.endpoint.get_timer()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        try:
+            self.endpoint.handle_timer(self.loop.time())
+        except Exception:
+            log.exception("internal error in timer handling")
+        self._send(self.endpoint.drain())
+        self._rearm()
+
+    def _housekeep(self) -> None:
+        now, wall = self.loop.time(), time.time()
+        try:
+            for server in self.tcp:
+                server.sweep_idle(now)
+            self.endpoint.guard.prune(now)
+            expired = self.endpoint.registrar.expire(wall)
+            if expired:
+                self.store.apply(expired)
+                log.info("%d registrations expired", len(expired))
+        except Exception:
+            log.exception("housekeeping failed")
+        self._housekeeping = self.loop.call_later(HOUSEKEEPING_INTERVAL, self._housekeep)
+
+    def close(self) -> None:
+        if self._flush_scheduled:
+            self._flush()
+        for handle in (self._timer, self._housekeeping):
+            if handle is not None:
+                handle.cancel()
+        for udp in self.udp.values():
+            if udp.transport is not None:
+                udp.transport.close()
+        for server in self.tcp:
+            server.close()

@@ -1,0 +1,271 @@
+"""The SIP application core, sans-I/O: bytes in, bytes out, registrar and OPTIONS.
+
+`SipEndpoint.receive(data, flow, now, wall)` takes one datagram or one framed stream
+message. It absorbs exact UDP retransmissions before parsing, answers malformed
+requests statelessly, stamps received/rport on the top Via, drives the transaction
+layer and acts as the transaction user for REGISTER and OPTIONS.
+
+Answers that depend on durable state (a 200 to REGISTER) are *held*: the runtime
+persists `take_writes()` in one group commit and only then calls `release_held()`,
+which sends them. `now` is monotonic time (protocol timers), `wall` is epoch seconds
+(binding expiry, which must survive a restart).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from dataclasses import dataclass
+
+from switch.auth import BruteForceGuard, DigestAuthenticator, Verdict
+from switch.registrar import BindingChange, Registrar
+from switch.sip.errors import SipParseError
+from switch.sip.flow import Flow, Outgoing
+from switch.sip.message import Request, Response, parse_message
+from switch.sip.stateless import error_response
+from switch.sip.transaction import (
+    AckReceived,
+    RequestReceived,
+    ServerTransaction,
+    TransactionLayer,
+    TransactionTimeout,
+    server_key,
+)
+from switch.sip.uri import SipUri
+
+log = logging.getLogger("switch.sip")
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+SUPPORTED_EXTENSIONS = frozenset({"path", "outbound", "gruu"})
+NOT_YET = frozenset({"INVITE", "BYE", "INFO", "UPDATE", "REFER", "NOTIFY", "SUBSCRIBE",
+                     "MESSAGE", "PRACK", "PUBLISH"})
+
+
+@dataclass(slots=True)
+class _Held:
+    txn: ServerTransaction
+    response: Response
+
+
+class SipEndpoint:
+    def __init__(
+        self,
+        *,
+        transactions: TransactionLayer,
+        registrar: Registrar,
+        authenticator: DigestAuthenticator,
+        guard: BruteForceGuard,
+        server_header: str,
+        max_message_bytes: int = 65535,
+    ) -> None:
+        self.transactions = transactions
+        self.registrar = registrar
+        self.auth = authenticator
+        self.guard = guard
+        self.server_header = server_header
+        self.max_message_bytes = max_message_bytes
+        self._out: list[Outgoing] = []
+        self._held: list[_Held] = []
+        self._writes: list[BindingChange] = []
+        self._tag_prefix = os.urandom(4).hex()
+        self._tags = itertools.count(1)
+        # Exact UDP retransmissions, answered before parsing: two generations of
+        # datagram -> server transaction, rotated every 64*T1 (the longest it can matter).
+        self._recent: dict[bytes, ServerTransaction] = {}
+        self._older: dict[bytes, ServerTransaction] = {}
+        self._rotate_at: float | None = None
+        self.stats = {"received": 0, "parse_errors": 0, "absorbed": 0}
+
+    # -- I/O boundary -----------------------------------------------------------------
+    def drain(self) -> list[Outgoing]:
+        out, more = self._out, None
+        tx_out, events = self.transactions.drain()
+        while tx_out or events:
+            out += tx_out
+            for event in events:
+                self._on_event(event)
+            more, events = self.transactions.drain()
+            tx_out = more
+        self._out = []
+        return out
+
+    def take_writes(self) -> list[BindingChange]:
+        writes, self._writes = self._writes, []
+        return writes
+
+    def has_held(self) -> bool:
+        return bool(self._held)
+
+    def release_held(self, now: float, *, failed: bool = False) -> None:
+        """Send the answers that waited for durability (500 instead if the write failed)."""
+        held, self._held = self._held, []
+        for item in held:
+            response = item.response
+            if failed:
+                response = item.txn.request.make_response(
+                    500, "Storage Failure", to_tag=self._new_tag(),
+                    headers=[("Retry-After", "5")],
+                )
+            self.transactions.respond(item.txn, response, now)
+
+    def get_timer(self) -> float | None:
+        return self.transactions.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        self.transactions.handle_timer(now)
+
+    # -- input ------------------------------------------------------------------------
+    def receive(self, data: bytes, flow: Flow, now: float, wall: float) -> None:
+        self.stats["received"] += 1
+        self._now, self._wall = now, wall
+        if not flow.reliable:
+            if self._rotate_at is None or now >= self._rotate_at:
+                self._older, self._recent = self._recent, {}
+                self._rotate_at = now + 64 * self.transactions.timers.t1
+            txn = self._recent.get(data) or self._older.get(data)
+            if txn is not None and txn.flow.remote == flow.remote:
+                self.stats["absorbed"] += 1
+                self.transactions.receive_request(txn.request, txn.flow, now)
+                return
+            if len(data) > self.max_message_bytes:
+                self._reject(data, flow, SipParseError("Message too large", 513))
+                return
+        try:
+            message = parse_message(data, datagram=not flow.reliable)
+            if isinstance(message, Request):
+                self._stamp_via(message, flow)
+        except SipParseError as exc:
+            self._reject(data, flow, exc)
+            return
+        if isinstance(message, Response):
+            try:
+                self.transactions.receive_response(message, flow, now)
+            except SipParseError as exc:
+                log.info("dropped malformed response from %s: %s", flow.remote, exc.reason)
+            return
+        try:
+            self.transactions.receive_request(message, flow, now)
+        except SipParseError as exc:
+            self._reject(data, flow, exc)
+            return
+        if not flow.reliable and message.method != "ACK":
+            txn = self.transactions.server.get(server_key(message, message.vias[0]))
+            if txn is not None:
+                self._recent[data] = txn
+
+    def _reject(self, data: bytes, flow: Flow, exc: SipParseError) -> None:
+        self.stats["parse_errors"] += 1
+        answer = error_response(data, exc.status, exc.reason, self._new_tag())
+        if answer is None:
+            log.info("dropped unparseable message from %s: %s", flow.remote, exc.reason)
+            return
+        log.info("answered %d %s to %s", exc.status, exc.reason, flow.remote)
+        self._out.append(Outgoing(answer, flow))
+
+    @staticmethod
+    def _stamp_via(request: Request, flow: Flow) -> None:
+        """RFC 3261 §18.2.1 received and RFC 3581 rport on the top Via."""
+        via = request.vias[0]
+        host, port = flow.remote
+        rport = "rport" in via.params
+        if via.host == host and not rport:
+            return
+        params: dict[str, str | None] = {"received": host}
+        if rport:
+            params["rport"] = str(port)
+        request.vias[0] = via.with_params(**params)
+
+    # -- transaction user ---------------------------------------------------------------
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, RequestReceived):
+            try:
+                self._on_request(event.transaction, event.request, event.cancelled)
+            except SipParseError as exc:
+                self._respond(event.transaction, exc.status, exc.reason)
+        elif isinstance(event, AckReceived):
+            log.debug("ACK outside a transaction from %s ignored", event.flow.remote)
+        elif isinstance(event, TransactionTimeout):
+            log.debug("transaction timed out: %r", event.transaction)
+
+    def _on_request(
+        self, txn: ServerTransaction, request: Request, cancelled: ServerTransaction | None
+    ) -> None:
+        source = txn.flow.remote[0]
+        if self.guard.is_blocked(source, self._now):
+            self._respond(txn, 403, "Forbidden")
+            return
+        method = request.method
+        if method == "CANCEL":
+            self._respond(txn, 481 if cancelled is None else 200)
+            return
+        unsupported = self._unsupported(request)
+        if unsupported:
+            self._respond(txn, 420, headers=[("Unsupported", ", ".join(unsupported))])
+            return
+        if method == "REGISTER":
+            self._on_register(txn, request)
+        elif method == "OPTIONS":
+            self._respond(txn, 200, headers=[
+                ("Allow", ALLOW), ("Accept", "application/sdp"),
+                ("Supported", "path, outbound"),
+            ])  # fmt: skip
+        elif method in NOT_YET:
+            self._respond(txn, 501, "Not Implemented Yet", headers=[("Allow", ALLOW)])
+        else:
+            self._respond(txn, 405, headers=[("Allow", ALLOW)])
+
+    @staticmethod
+    def _unsupported(request: Request) -> list[str]:
+        needed: list[str] = []
+        for value in request.get_all("Require") + request.get_all("Proxy-Require"):
+            needed += [item.strip() for item in value.split(",") if item.strip()]
+        return [item for item in needed if item.lower() not in SUPPORTED_EXTENSIONS]
+
+    def _on_register(self, txn: ServerTransaction, request: Request) -> None:
+        now, source = self._now, txn.flow.remote[0]
+        to_uri = request.to.uri
+        if not isinstance(to_uri, SipUri) or not isinstance(request.uri, SipUri):
+            self._respond(txn, 416)
+            return
+        result = self.auth.verify(request.get("Authorization"), request.method, now)
+        verdict = result.verdict
+        if verdict is not Verdict.OK:
+            if verdict is Verdict.FAILED:
+                log.info("authentication failed for %r from %s: %s",
+                         result.username, source, result.reason)
+                if self.guard.record_failure(source, now):
+                    log.warning("blocking %s for %.0f s after repeated authentication failures",
+                                source, self.guard.cooldown)
+            self._challenge(txn, stale=verdict is Verdict.STALE)
+            return
+        self.guard.record_success(source)
+        extension = result.username or ""
+        if to_uri.user_unescaped != extension:
+            self._respond(txn, 403, "Not Allowed To Register This Address")
+            return
+        outcome = self.registrar.register(request, extension, txn.flow, self._wall, self._new_tag())
+        if outcome.changes:
+            self._writes += outcome.changes
+            self._held.append(_Held(txn, outcome.response))
+        else:
+            self.transactions.respond(txn, outcome.response, now)
+
+    def _challenge(self, txn: ServerTransaction, *, stale: bool) -> None:
+        headers = [("WWW-Authenticate", c) for c in self.auth.challenges(self._now, stale=stale)]
+        self._respond(txn, 401, headers=headers)
+
+    def _respond(
+        self, txn: ServerTransaction, status: int, reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        all_headers = [("Server", self.server_header)]
+        if headers:
+            all_headers += headers
+        response = txn.request.make_response(
+            status, reason, to_tag=self._new_tag(), headers=all_headers
+        )
+        self.transactions.respond(txn, response, self._now)
+
+    def _new_tag(self) -> str:
+        return f"{self._tag_prefix}{next(self._tags):x}"
