@@ -102,7 +102,7 @@ class AuthConfig:
     # Always set: the loader fills in sip.domain when the file leaves it out.
     realm: str
     # Spelled as RFC 8760 writes them; order is the order of preference.
-    algorithms: tuple[DigestAlgorithm, ...] = ("SHA-256", "MD5")
+    algorithms: tuple[DigestAlgorithm, ...] = ("MD5",)
     nonce_ttl: float = 300.0
     bruteforce: BruteforceConfig = field(default_factory=BruteforceConfig)
 

@@ -225,7 +225,7 @@ class TransactionLayer:
         method = request.method
         if txn is not None:
             if method == "ACK":
-                self._server_ack(txn, now)
+                self._server_ack(txn, request, flow, now)
             else:
                 self._server_retransmission(txn)
             return
@@ -248,18 +248,30 @@ class TransactionLayer:
         ):
             self._out.append(Outgoing(txn._last_bytes, txn.response_flow))
 
-    def _server_ack(self, txn: ServerTransaction, now: float) -> None:
+    def _server_ack(self, txn: ServerTransaction, request: Request, flow: Flow,
+                    now: float) -> None:
         if txn.state is State.COMPLETED and txn.is_invite:
             txn.state = State.CONFIRMED
             txn.deadlines.pop("G", None)
             txn.deadlines.pop("H", None)
             self._linger(txn, "I", 0.0 if txn.flow.reliable else self.timers.t4, now)
-        # ACKs in Confirmed/Accepted are absorbed (the 2xx ACK never matches: new branch).
+        elif txn.state is State.ACCEPTED:
+            # RFC 6026 §7.1: an ACK matching an Accepted transaction (an RFC 2543 peer,
+            # or a UA reusing the INVITE's branch) acknowledges the 2xx: the TU's business.
+            self._events.append(AckReceived(request=request, flow=flow))
+        # ACKs in Confirmed are absorbed (§17.2.1).
 
     def respond(self, txn: ServerTransaction, response: Response, now: float) -> None:
         """Send a response from the TU through its server transaction."""
         if txn.state in (State.COMPLETED, State.CONFIRMED, State.TERMINATED):
             return  # the final answer is already out; a late TU response is dropped
+        if txn.state is State.ACCEPTED:
+            # RFC 6026 §7.1: only 2xx retransmissions from the TU pass, and they leave
+            # the state (and Timer L) as it is.
+            if 200 <= response.status < 300:
+                txn.last_response = response
+                self._out.append(Outgoing(response.to_bytes(), txn.response_flow))
+            return
         data = response.to_bytes()
         txn.last_response = response
         txn._last_bytes = data
@@ -336,10 +348,12 @@ class TransactionLayer:
         if state in (State.CALLING, State.TRYING, State.PROCEEDING):
             if status < 200:
                 if state is not State.PROCEEDING:
-                    # INVITE stops retransmitting; non-INVITE keeps Timer E, which from
-                    # now on re-arms at T2 (§17.1.2.2).
+                    # INVITE stops retransmitting and Timer B only applies in Calling
+                    # (§17.1.1.2); non-INVITE keeps Timers E and F, E from now on
+                    # re-arming at T2 (§17.1.2.2).
                     txn.state = State.PROCEEDING
                     txn.deadlines.pop("A", None)
+                    txn.deadlines.pop("B", None)
                 self._events.append(ResponseReceived(transaction=txn, response=response))
                 return
             txn.deadlines.clear()

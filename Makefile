@@ -1,0 +1,55 @@
+# Two commands on a fresh Debian machine (as root): `make run` and `make test`.
+# Each installs what is missing (Debian packages with apt-get, Python packages into
+# .venv) and then runs.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= config/default.yaml
+# Debian packages: the SIP peers the interop tests drive, and audio tools.
+APT_PACKAGES := sip-tester baresip-core sox espeak-ng
+# Debian package -> a file it installs, to tell whether it is already there.
+APT_PROBES := sip-tester:/usr/bin/sipp baresip-core:/usr/bin/baresip \
+              sox:/usr/bin/sox espeak-ng:/usr/bin/espeak-ng
+
+.PHONY: run test setup system-deps lint bench clean
+
+run: setup
+	$(PY) -m switch --config $(CONFIG)
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@missing=""; \
+	for probe in $(APT_PROBES); do \
+	  pkg=$${probe%%:*}; file=$${probe#*:}; \
+	  [ -e "$$file" ] || missing="$$missing $$pkg"; \
+	done; \
+	if ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then \
+	  missing="$$missing python3 python3-venv python3-dev"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+bench: setup
+	$(PY) bench/sip_parse.py
+	$(PY) bench/sip_register.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
