@@ -21,7 +21,11 @@ from enum import Enum
 
 ALGORITHMS = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 _NONCE_STRUCT = struct.Struct(">d8s")
-_AUTH_PARAM_RE = re.compile(r'\s*([A-Za-z0-9\-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+)\s*(?:,|$)')
+# One `name=value` digest parameter plus the separator after it; quoted strings use the
+# unrolled-loop form, which is several times faster than a per-character alternation.
+_AUTH_PARAM_RE = re.compile(
+    r'[ \t]*([A-Za-z0-9\-]+)[ \t]*=[ \t]*(?:"([^"\\]*(?:\\.[^"\\]*)*)"|([^\s,"]+))[ \t]*(?:,|\Z)'
+)
 
 
 def h(algorithm: str, text: str) -> str:
@@ -57,16 +61,17 @@ def parse_credentials(value: str) -> Credentials:
     if scheme.lower() != "digest":
         raise AuthParseError(f"unsupported authorization scheme {scheme[:20]!r}")
     params: dict[str, str] = {}
-    pos = 0
-    rest = rest.strip()
-    while pos < len(rest):
-        m = _AUTH_PARAM_RE.match(rest, pos)
+    pos, end = 0, len(rest)
+    match = _AUTH_PARAM_RE.match
+    while pos < end:
+        m = match(rest, pos)
         if m is None:
             raise AuthParseError("malformed digest parameters")
-        name, raw = m.group(1).lower(), m.group(2)
-        if raw.startswith('"'):
-            raw = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-        params[name] = raw
+        name, quoted, token = m.groups()
+        if quoted is None:
+            params[name.lower()] = token
+        else:
+            params[name.lower()] = re.sub(r"\\(.)", r"\1", quoted) if "\\" in quoted else quoted
         pos = m.end()
     try:
         algorithm = params.get("algorithm", "MD5").upper()
@@ -161,7 +166,7 @@ class DigestAuthenticator:
         head, tag = raw[: _NONCE_STRUCT.size], raw[_NONCE_STRUCT.size :]
         if not hmac.compare_digest(tag, hmac.new(self._secret, head, hashlib.sha256).digest()[:12]):
             return None
-        issued, _ = _NONCE_STRUCT.unpack(head)
+        issued: float = _NONCE_STRUCT.unpack(head)[0]
         return now - issued
 
     # -- verification ---------------------------------------------------------------
@@ -173,7 +178,7 @@ class DigestAuthenticator:
         except AuthParseError as exc:
             return AuthResult(Verdict.FAILED, reason=str(exc))
         if creds.realm != self.realm:
-            return AuthResult(Verdict.NO_CREDENTIALS, creds.username, "credentials for another realm")
+            return AuthResult(Verdict.NO_CREDENTIALS, creds.username, "another realm")
         if creds.algorithm not in self.algorithms:
             return AuthResult(Verdict.NO_CREDENTIALS, creds.username, "algorithm not offered")
         age = self._nonce_age(creds.nonce, now)

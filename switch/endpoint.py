@@ -121,12 +121,15 @@ class SipEndpoint:
         self._now, self._wall = now, wall
         if not flow.reliable:
             if self._rotate_at is None or now >= self._rotate_at:
+                # Retransmissions come within T2 of each other, so a window of 2*T2 per
+                # generation catches nearly all; a miss only costs a parse, never
+                # correctness (the transaction layer still matches the copy).
                 self._older, self._recent = self._recent, {}
-                self._rotate_at = now + 64 * self.transactions.timers.t1
+                self._rotate_at = now + 2 * self.transactions.timers.t2
             txn = self._recent.get(data) or self._older.get(data)
-            if txn is not None and txn.flow.remote == flow.remote:
+            if (txn is not None and txn.flow.remote == flow.remote
+                    and self.transactions.absorb_retransmission(txn)):
                 self.stats["absorbed"] += 1
-                self.transactions.receive_request(txn.request, txn.flow, now)
                 return
             if len(data) > self.max_message_bytes:
                 self._reject(data, flow, SipParseError("Message too large", 513))
@@ -225,7 +228,7 @@ class SipEndpoint:
     def _on_register(self, txn: ServerTransaction, request: Request) -> None:
         now, source = self._now, txn.flow.remote[0]
         to_uri = request.to.uri
-        if not isinstance(to_uri, SipUri) or not isinstance(request.uri, SipUri):
+        if not isinstance(to_uri, SipUri) or not request.has_sip_uri():
             self._respond(txn, 416)
             return
         result = self.auth.verify(request.get("Authorization"), request.method, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 
 from switch.aio.transport import TcpServer, UdpTransport
@@ -14,6 +15,22 @@ from switch.storage import Store
 log = logging.getLogger("switch.runtime")
 
 HOUSEKEEPING_INTERVAL = 5.0
+UDP_BUFFER_BYTES = 8 << 20
+SO_RCVBUFFORCE, SO_SNDBUFFORCE = 33, 32  # Linux: root may exceed net.core.[rw]mem_max
+
+
+def enlarge_buffers(sock: socket.socket | None) -> None:
+    """Large socket buffers absorb bursts (a group commit, a GC pause) instead of dropping."""
+    if sock is None:
+        return
+    for force, plain in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, UDP_BUFFER_BYTES)
+        except OSError:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, plain, UDP_BUFFER_BYTES)
+            except OSError:
+                log.debug("could not enlarge UDP socket buffers")
 
 
 class Runtime:
@@ -34,6 +51,7 @@ class Runtime:
             lambda: UdpTransport(self, (host, port)), local_addr=(host, port)
         )
         local = transport.get_extra_info("sockname")[:2]
+        enlarge_buffers(transport.get_extra_info("socket"))
         self.udp[local] = protocol
         return local
 

@@ -12,8 +12,9 @@ import re
 
 from switch.sip.errors import SipParseError
 
-_CONTENT_LENGTH_RE = re.compile(rb"\r?\n(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$",
-                                re.I | re.M)
+_CONTENT_LENGTH_RE = re.compile(
+    rb"\r?\n(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$", re.I | re.M
+)
 PING = object()
 
 
@@ -51,11 +52,18 @@ class StreamFramer:
                 break
             head = bytes(buf[:end])
             lengths = _CONTENT_LENGTH_RE.findall(head)
-            if len(set(lengths)) > 1:
-                buf.clear()
-                raise SipParseError("Conflicting Content-Length header fields")
-            # Absent on a stream means no body (the common reading of §18.3 and §20.14).
-            length = int(lengths[0]) if lengths else 0
+            if lengths:
+                # Compared as numbers ("5" and "05" agree); more than 10 digits can only
+                # be bogus, and int() of thousands of digits would raise ValueError.
+                if any(len(text) > 10 for text in lengths):
+                    buf.clear()
+                    raise SipParseError("Invalid Content-Length")
+                length = int(lengths[0])
+                if len(lengths) > 1 and any(int(text) != length for text in lengths):
+                    buf.clear()
+                    raise SipParseError("Conflicting Content-Length header fields")
+            else:
+                length = 0  # absent on a stream: no body (common reading of §18.3, §20.14)
             total = end + 4 + length
             if total > self.max_message_bytes:
                 buf.clear()

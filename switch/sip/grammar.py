@@ -39,7 +39,7 @@ def check_host(host: str, what: str = "host") -> str:
 
 
 def parse_port(text: str, what: str = "port") -> int:
-    if not text.isdigit() or len(text) > 5:
+    if not text.isdigit() or len(text) > 5 or not text.isascii():
         raise SipParseError(f"Invalid {what}: {text[:20]!r}")
     port = int(text)
     if port > 65535:

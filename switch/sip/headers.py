@@ -12,7 +12,6 @@ from switch.sip.errors import SipParseError
 from switch.sip.grammar import (
     TOKEN_RE,
     WS,
-    check_host,
     check_token,
     find_quote_end,
     format_params,
@@ -231,7 +230,7 @@ class CSeq:
 
 def parse_cseq(text: str) -> CSeq:
     parts = text.split()
-    if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 10:
+    if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 10 or not parts[0].isascii():
         raise SipParseError(f"Invalid CSeq: {text[:40]!r}")
     number = int(parts[0])
     if number > MAX_CSEQ:

@@ -155,7 +155,7 @@ class Message:
         body: bytes = b"",
     ) -> None:
         if vias and isinstance(vias[0], str):
-            self._via_text: list[str] | None = vias  # type: ignore[assignment]
+            self._via_text: list[str] | None = vias
             self._vias: list[Via] | None = None
         else:
             self._via_text = None
@@ -211,22 +211,35 @@ class Message:
     # -- generic header access -------------------------------------------------
     def get(self, name: str) -> str | None:
         """First value of a non-eager header (case-insensitive, compact forms too)."""
-        canon = canonical_name(name)
-        for key, value in self.headers:
-            if key == canon:
+        lower = name.lower()
+        canon = _CANONICAL.get(lower)
+        if canon is not None:  # well-known names are stored canonically: exact match
+            for key, value in self.headers:
+                if key == canon:
+                    return value
+            return None
+        for key, value in self.headers:  # others keep their received spelling
+            if key.lower() == lower:
                 return value
         return None
 
     def get_all(self, name: str) -> list[str]:
-        canon = canonical_name(name)
-        return [value for key, value in self.headers if key == canon]
+        lower = name.lower()
+        canon = _CANONICAL.get(lower)
+        if canon is not None:
+            return [value for key, value in self.headers if key == canon]
+        return [value for key, value in self.headers if key.lower() == lower]
 
     def add_header(self, name: str, value: str) -> None:
         self.headers.append((canonical_name(name), value))
 
     def remove_header(self, name: str) -> None:
-        canon = canonical_name(name)
-        self.headers = [(k, v) for k, v in self.headers if k != canon]
+        lower = name.lower()
+        canon = _CANONICAL.get(lower)
+        if canon is not None:
+            self.headers = [(k, v) for k, v in self.headers if k != canon]
+        else:
+            self.headers = [(k, v) for k, v in self.headers if k.lower() != lower]
 
     # -- typed accessors for lazily parsed headers -----------------------------
     @property
@@ -270,10 +283,12 @@ class Message:
         self.vias  # noqa: B018 - parsing is the check
         self.from_.uri  # noqa: B018
         self.to.uri  # noqa: B018
-        self.contacts()
+        for contact in self.contacts() or ():
+            contact.uri  # noqa: B018 - the URI is parsed lazily; parsing is the check
         self.expires()
         for name in ("Route", "Record-Route", "Path"):
-            self.routes(name)
+            for route in self.routes(name):
+                route.uri  # noqa: B018
         for name in ("Reply-To", "Refer-To", "P-Asserted-Identity"):
             for value in self.get_all(name):
                 parse_name_addr(value, name)
@@ -345,6 +360,14 @@ class Request(Message):
     def uri(self, value: Uri) -> None:
         self._uri = value
 
+    def has_sip_uri(self) -> bool:
+        """Whether the Request-URI is sip:/sips:, without parsing it in full."""
+        uri = self._uri
+        if isinstance(uri, str):
+            scheme = uri[:5].lower()
+            return scheme.startswith("sip:") or scheme == "sips:"
+        return isinstance(uri, SipUri)
+
     def validate(self) -> None:
         self.uri  # noqa: B018 - parsing is the check
         super().validate()
@@ -383,7 +406,7 @@ class Request(Message):
             status,
             reason if reason is not None else REASONS.get(status, "Unknown"),
             vias=list(self.vias),
-            from_=self.from_,
+            from_=self._from,  # copied as it came: parsing it is not needed to echo it
             to=to,
             call_id=self.call_id,
             cseq=self.cseq,
@@ -651,7 +674,7 @@ def _parse_status_line(line: str) -> Response:
         raise SipParseError("Malformed Status-Line")
     _check_version(parts[0])
     code = parts[1]
-    if len(code) != 3 or not code.isdigit() or not "100" <= code <= "699":
+    if len(code) != 3 or not code.isascii() or not code.isdigit() or not "100" <= code <= "699":
         raise SipParseError(f"Invalid status code: {code[:20]!r}")
     response = Response.__new__(Response)
     response.status = int(code)

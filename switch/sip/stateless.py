@@ -17,6 +17,7 @@ _COPIED = {
     b"call-id": "Call-ID", b"i": "Call-ID",
     b"cseq": "CSeq",
 }  # fmt: skip
+_FOLD_RE = re.compile(rb"[ \t]*\r?\n[ \t]+")
 _SAFE_REASON = re.compile(r"[^\x20-\x7e]")
 
 
@@ -30,6 +31,8 @@ def error_response(data: bytes, status: int, reason: str, to_tag: str) -> bytes 
     end = head.find(b"\r\n\r\n")
     if end >= 0:
         head = head[:end]
+    if b"\n " in head or b"\n\t" in head:
+        head = _FOLD_RE.sub(b" ", head)  # unfold, or folded Via/CSeq values get cut short
     found: dict[str, list[str]] = {}
     for name, value in _LINE_RE.findall(head):
         canon = _COPIED.get(name.lower())

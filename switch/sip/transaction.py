@@ -240,6 +240,16 @@ class TransactionLayer:
             cancelled = self.server.get(invite_key)
         self._events.append(RequestReceived(transaction=txn, request=request, cancelled=cancelled))
 
+    def absorb_retransmission(self, txn: ServerTransaction) -> bool:
+        """An exact copy of `txn`'s request arrived (matched before parsing).
+
+        False when the transaction has ended: the copy is then a new request.
+        """
+        if txn.state is State.TERMINATED or self.server.get(txn.key) is not txn:
+            return False
+        self._server_retransmission(txn)
+        return True
+
     def _server_retransmission(self, txn: ServerTransaction) -> None:
         # Trying absorbs silently; later states repeat the last response (§17.2.1, §17.2.2).
         if txn._last_bytes is not None and txn.state in (

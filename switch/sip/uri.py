@@ -10,7 +10,7 @@ from switch.sip.grammar import format_params, parse_params, split_hostport
 
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*\Z")
 # Characters that may never appear unescaped in a URI (RFC 3986 excluded set + LWS).
-_FORBIDDEN = frozenset(' \t\r\n"<>\\^`{|}')
+_FORBIDDEN_RE = re.compile(r'[ \t\r\n"<>\\^`{|}]')
 _USER_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+\Z")
 _PASSWORD_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,%]*\Z")
 _ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -83,10 +83,11 @@ class SipUri:
     def aor(self) -> str:
         """Address of record: scheme, user and host, lower-cased host (RFC 3261 §10.3)."""
         user = self.user_unescaped
-        return f"{self.scheme}:{user}@{self.host.lower()}" if user else f"{self.scheme}:{self.host.lower()}"
+        host = self.host.lower()
+        return f"{self.scheme}:{user}@{host}" if user else f"{self.scheme}:{host}"
 
     def replace(self, **changes: object) -> SipUri:
-        fields = {
+        fields: dict[str, object] = {
             "scheme": self.scheme,
             "user": self.user,
             "password": self.password,
@@ -131,7 +132,7 @@ def parse_uri(text: str, *, allow_headers: bool = True) -> Uri:
     scheme, colon, rest = text.partition(":")
     if not colon or _SCHEME_RE.match(scheme) is None:
         raise SipParseError(f"Invalid URI: {text[:60]!r}")
-    if any(c in _FORBIDDEN for c in text):
+    if _FORBIDDEN_RE.search(text) is not None:
         raise SipParseError(f"Invalid character in URI: {text[:60]!r}")
     lower = scheme.lower()
     if lower not in ("sip", "sips"):

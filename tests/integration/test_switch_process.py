@@ -43,8 +43,10 @@ def test_register_query_and_unregister(switch: SwitchProcess, transport: str) ->
     contacts = ok.get_all("Contact")
     assert len(contacts) == 1 and "expires=3600" in contacts[0]
     # A REGISTER without Contact fetches the bindings (RFC 3261 §10.2.3).
-    query = client.register("1001", "secret1001", contact=None, expires=None)
+    query = client.register("1001", "secret1001", contact="", expires=None)
     assert query.status == 200
+    assert len(query.get_all("Contact")) == 1
+    assert f":{client.local_port};" in query.get_all("Contact")[0]
     removed = client.request(client.register_message(
         "1001", cseq=3, expires=0, contact="*",
         authorization=None,
@@ -154,7 +156,7 @@ def test_kill9_registration_survives_restart(tmp_path: Path, loop_kind: str) -> 
     assert db.execute("SELECT count(*) FROM registrations").fetchone() == (1,)
     with SwitchProcess(config, port, loop=loop_kind) as second:
         assert second.wait_for_log("restored 1 live registrations")
-        query = SipTestClient(port).register("1001", "secret1001", contact=None, expires=None)
+        query = SipTestClient(port).register("1001", "secret1001", contact="", expires=None)
         assert query.status == 200
         assert f"127.0.0.1:{client.local_port}" in "".join(query.get_all("Contact"))
 

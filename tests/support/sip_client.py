@@ -68,9 +68,12 @@ class SipTestClient:
             f"To: <sip:{user}@example.test>",
             f"Call-ID: {call_id or uuid.uuid4().hex}",
             f"CSeq: {cseq} REGISTER",
-            "Contact: " + (contact or f"<sip:{user}@127.0.0.1:{self.local_port};transport={proto}>"),
             "Max-Forwards: 70",
         ]
+        if contact is None:  # None: this client's own contact; "": no Contact (a query)
+            contact = f"<sip:{user}@127.0.0.1:{self.local_port};transport={proto}>"
+        if contact:
+            lines.append(f"Contact: {contact}")
         if expires is not None:
             lines.append(f"Expires: {expires}")
         if authorization:
