@@ -7,10 +7,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
 # Debian packages: the SIP peers the interop tests drive, and audio tools.
-APT_PACKAGES := sip-tester baresip-core sox espeak-ng
+APT_PACKAGES := sip-tester baresip-core sipvicious sox espeak-ng
 # Debian package -> a file it installs, to tell whether it is already there.
 APT_PROBES := sip-tester:/usr/bin/sipp baresip-core:/usr/bin/baresip \
-              sox:/usr/bin/sox espeak-ng:/usr/bin/espeak-ng
+              sipvicious:/usr/bin/svwar sox:/usr/bin/sox espeak-ng:/usr/bin/espeak-ng
 
 .PHONY: run test setup system-deps lint bench clean
 

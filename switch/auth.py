@@ -29,7 +29,9 @@ _AUTH_PARAM_RE = re.compile(
 
 
 def h(algorithm: str, text: str) -> str:
-    return ALGORITHMS[algorithm](text.encode("utf-8")).hexdigest()
+    # surrogatepass: header text may hold lone surrogates (undecodable octets, decoded
+    # with surrogateescape); any str must hash rather than raise inside verify().
+    return ALGORITHMS[algorithm](text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def ha1(algorithm: str, username: str, realm: str, password: str) -> str:
@@ -198,7 +200,9 @@ class DigestAuthenticator:
             )
         else:
             return AuthResult(Verdict.FAILED, creds.username, "qop=auth required")
-        if not hmac.compare_digest(expected, creds.response) or known is None:
+        # compare_digest raises TypeError on str holding non-ASCII characters.
+        if (not creds.response.isascii() or not hmac.compare_digest(expected, creds.response)
+                or known is None):
             return AuthResult(Verdict.FAILED, creds.username, "bad credentials")
         try:
             nc = int(creds.nc, 16)

@@ -30,6 +30,7 @@ from switch.sip.transaction import (
     ServerTransaction,
     TransactionLayer,
     TransactionTimeout,
+    response_flow,
     server_key,
 )
 from switch.sip.uri import SipUri
@@ -147,6 +148,14 @@ class SipEndpoint:
             except SipParseError as exc:
                 log.info("dropped malformed response from %s: %s", flow.remote, exc.reason)
             return
+        # A non-SIP Request-URI is answered 416 before any challenge (§10.3 step 1).
+        if (message.method == "REGISTER" and message.get("Authorization") is None
+                and not message.get_all("Require") and message.has_sip_uri()):
+            try:
+                self._stateless_challenge(message, flow)
+            except SipParseError as exc:  # To is parsed lazily, here for the first time
+                self._reject(data, flow, exc)
+            return
         try:
             self.transactions.receive_request(message, flow, now)
         except SipParseError as exc:
@@ -156,6 +165,24 @@ class SipEndpoint:
             txn = self.transactions.server.get(server_key(message, message.vias[0]))
             if txn is not None:
                 self._recent[data] = txn
+
+    def _stateless_challenge(self, request: Request, flow: Flow) -> None:
+        """401 for a REGISTER without credentials, sent without a transaction.
+
+        RFC 3261 §8.2.7 names challenges as the typical job of a stateless UAS: a
+        retransmitted REGISTER simply gets a fresh challenge, and no state is kept for
+        the half of all registration traffic that carries no credentials.
+        """
+        via = request.vias[0]
+        if self.guard.is_blocked(flow.remote[0], self._now):
+            status, reason, headers = 403, "Forbidden", [("Server", self.server_header)]
+        else:
+            status, reason = 401, "Unauthorized"
+            headers = [("Server", self.server_header)]
+            headers += [("WWW-Authenticate", c) for c in self.auth.challenges(self._now)]
+        response = request.make_response(status, reason, to_tag=self._new_tag(),
+                                         headers=headers)
+        self._out.append(Outgoing(response.to_bytes(), response_flow(via, flow)))
 
     def _reject(self, data: bytes, flow: Flow, exc: SipParseError) -> None:
         self.stats["parse_errors"] += 1

@@ -18,7 +18,7 @@ from switch.sip.headers import NameAddr
 from switch.sip.message import Request, Response
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)  # not frozen: built per REGISTER, cheaper unfrozen
 class Binding:
     """One contact of one extension."""
 
@@ -73,6 +73,8 @@ class Registrar:
         self.policy = policy
         self.server_header = server_header
         self._bindings: dict[str, dict[str, Binding]] = {}
+        self._date_second = -1
+        self._date_text = ""
 
     # -- state ----------------------------------------------------------------------
     def load(self, bindings: list[Binding], now: float) -> None:
@@ -206,8 +208,16 @@ class Registrar:
             response.headers.append(
                 ("Contact", f"<{binding.contact}>;expires={binding.expires_in(now)}")
             )
-        response.headers.append(("Date", formatdate(now, usegmt=True)))
+        response.headers.append(("Date", self._date(now)))
         return RegisterOutcome(response, changes)
+
+    def _date(self, now: float) -> str:
+        """RFC 1123 date for the 200 (§10.3 step 8), formatted once per second."""
+        second = int(now)
+        if second != self._date_second:
+            self._date_second = second
+            self._date_text = formatdate(second, usegmt=True)
+        return self._date_text
 
     def _response(self, request: Request, status: int, to_tag: str) -> Response:
         headers = [("Server", self.server_header)] if self.server_header else []

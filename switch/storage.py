@@ -70,10 +70,17 @@ class Store:
 
     # -- registrations --------------------------------------------------------------
     def apply(self, changes: Iterable[BindingChange]) -> None:
-        """Persist binding changes in one transaction (the group commit)."""
+        """Persist binding changes in one transaction (the group commit).
+
+        `changes` is an ordered log (several requests, or an upsert then an eviction of
+        the same key): the last change of each (extension, key) is the one that holds.
+        """
+        last: dict[tuple[str, str], BindingChange] = {}
+        for change in changes:
+            last[(change.extension, change.key)] = change
         upserts = []
         deletes = []
-        for change in changes:
+        for change in last.values():
             b = change.binding
             if b is None:
                 deletes.append((change.extension, change.key))

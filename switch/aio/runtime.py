@@ -44,6 +44,7 @@ class Runtime:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._housekeeping: asyncio.TimerHandle | None = None
+        self._interval = HOUSEKEEPING_INTERVAL
 
     # -- listening ----------------------------------------------------------------------
     async def listen_udp(self, host: str, port: int) -> tuple[str, int]:
@@ -70,7 +71,10 @@ class Runtime:
         return server.local
 
     def start_housekeeping(self) -> None:
-        self._housekeeping = self.loop.call_later(HOUSEKEEPING_INTERVAL, self._housekeep)
+        # Often enough that an idle TCP connection is closed within half its timeout.
+        idle = [server.idle_timeout / 2 for server in self.tcp]
+        self._interval = max(0.05, min([HOUSEKEEPING_INTERVAL, *idle]))
+        self._housekeeping = self.loop.call_later(self._interval, self._housekeep)
 
     # -- the hot path ---------------------------------------------------------------------
     def on_message(self, data: bytes, flow: Flow) -> None:
@@ -149,7 +153,7 @@ class Runtime:
                 log.info("%d registrations expired", len(expired))
         except Exception:
             log.exception("housekeeping failed")
-        self._housekeeping = self.loop.call_later(HOUSEKEEPING_INTERVAL, self._housekeep)
+        self._housekeeping = self.loop.call_later(self._interval, self._housekeep)
 
     def close(self) -> None:
         if self._flush_scheduled:

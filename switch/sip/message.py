@@ -399,9 +399,12 @@ class Request(Message):
         body: bytes = b"",
     ) -> Response:
         """A response per RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq copied."""
-        to = self.to
-        if to_tag is not None and to.tag is None and status > 100:
-            to = to.with_params(tag=to_tag)
+        to: NameAddr | str = self._to
+        if to_tag is not None and status > 100:
+            if isinstance(to, str) and '"' not in to and ";tag=" not in to.replace(" ", ""):
+                to = f"{to};tag={to_tag}"  # fast path: no need to parse To to tag it
+            elif self.to.tag is None:
+                to = self.to.with_params(tag=to_tag)
         response = Response(
             status,
             reason if reason is not None else REASONS.get(status, "Unknown"),

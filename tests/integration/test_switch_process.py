@@ -203,3 +203,29 @@ def test_users_from_config_shape(tmp_path: Path) -> None:
     with SwitchProcess(path, port):
         assert SipTestClient(port).register("1001", "secret1001").status == 200
     assert (tmp_path / "var" / "switch.db").exists()
+
+
+def test_tcp_limits_and_idle_timeout(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, port, USERS, {
+        "sip": {"tcp": {"idle_timeout": 1.0, "max_connections_per_peer": 2,
+                        "max_connections": 10}},
+    })
+    with SwitchProcess(config, port):
+        first = socket.create_connection(("127.0.0.1", port), timeout=5)
+        second = socket.create_connection(("127.0.0.1", port), timeout=5)
+        third = socket.create_connection(("127.0.0.1", port), timeout=5)
+        # The third connection from this address is over the per-peer limit: closed.
+        third.settimeout(5)
+        assert third.recv(16) == b""
+        # An idle connection is closed after idle_timeout (bounded wait, generous limit).
+        first.settimeout(10)
+        assert first.recv(16) == b""
+        second.settimeout(10)
+        assert second.recv(16) == b""
+        # With the idle ones gone, a new connection is admitted and served.
+        fourth = socket.create_connection(("127.0.0.1", port), timeout=5)
+        fourth.sendall(b"\r\n\r\n")
+        assert fourth.recv(16) == b"\r\n"
+        for sock in (first, second, third, fourth):
+            sock.close()
