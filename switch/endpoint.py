@@ -103,7 +103,7 @@ class SipEndpoint:
         held, self._held = self._held, []
         for item in held:
             response = item.response
-            if failed:
+            if failed and item.txn.request is not None:
                 response = item.txn.request.make_response(
                     500, "Storage Failure", to_tag=self._new_tag(),
                     headers=[("Retry-After", "5")],
@@ -289,6 +289,8 @@ class SipEndpoint:
         self, txn: ServerTransaction, status: int, reason: str | None = None,
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
+        if txn.request is None:
+            return  # already answered with a final response
         all_headers = [("Server", self.server_header)]
         if headers:
             all_headers += headers

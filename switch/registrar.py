@@ -83,6 +83,11 @@ class Registrar:
             if binding.expires_at > now:
                 self._bindings.setdefault(binding.extension, {})[binding.key] = binding
 
+    def reload(self, bindings: list[Binding], now: float) -> None:
+        """Replace the in-memory state with what is durable (after a failed write)."""
+        self._bindings = {}
+        self.load(bindings, now)
+
     def lookup(self, extension: str, now: float) -> list[Binding]:
         """Live contacts of an extension, highest q first, then most recent."""
         live = [b for b in self._bindings.get(extension, {}).values() if b.expires_at > now]
@@ -205,9 +210,10 @@ class Registrar:
             del self._bindings[extension]
         response = self._response(request, 200, to_tag)
         for binding in self.lookup(extension, now):
-            response.headers.append(
-                ("Contact", f"<{binding.contact}>;expires={binding.expires_in(now)}")
-            )
+            value = f"<{binding.contact}>;expires={binding.expires_in(now)}"
+            if binding.instance is not None:  # echoed for RFC 5626 clients
+                value += f";+sip.instance={binding.instance}"
+            response.headers.append(("Contact", value))
         response.headers.append(("Date", self._date(now)))
         return RegisterOutcome(response, changes)
 

@@ -102,9 +102,17 @@ class Runtime:
             except Exception:
                 log.exception("could not persist %d registration changes", len(writes))
                 failed = True
+                self._resync_registrar()
         endpoint.release_held(self.loop.time(), failed=failed)
         self._send(endpoint.drain())
         self._rearm()
+
+    def _resync_registrar(self) -> None:
+        """Memory must not claim bindings the disk does not have: reload from the store."""
+        try:
+            self.endpoint.registrar.reload(self.store.load_bindings(), time.time())
+        except Exception:
+            log.exception("could not reload registrations after a failed write")
 
     def _send(self, outgoing: list) -> None:  # type: ignore[type-arg]
         for item in outgoing:

@@ -401,7 +401,12 @@ class Request(Message):
         """A response per RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq copied."""
         to: NameAddr | str = self._to
         if to_tag is not None and status > 100:
-            if isinstance(to, str) and '"' not in to and ";tag=" not in to.replace(" ", ""):
+            if (
+                isinstance(to, str)
+                and '"' not in to
+                and "\t" not in to
+                and ";tag=" not in to.replace(" ", "").lower()  # parameter names ignore case
+            ):
                 to = f"{to};tag={to_tag}"  # fast path: no need to parse To to tag it
             elif self.to.tag is None:
                 to = self.to.with_params(tag=to_tag)

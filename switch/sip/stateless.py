@@ -23,7 +23,7 @@ _SAFE_REASON = re.compile(r"[^\x20-\x7e]")
 
 def error_response(data: bytes, status: int, reason: str, to_tag: str) -> bytes | None:
     """A response to the malformed request in `data`, or None if it cannot be addressed."""
-    head = data[:8192]
+    head = data[:8192].lstrip(b"\r\n")  # keep-alive CRLFs may precede the request
     first_end = head.find(b"\n")
     first = head[: first_end if first_end >= 0 else len(head)]
     if first.upper().startswith(b"SIP/") or b" " not in first:
@@ -45,7 +45,7 @@ def error_response(data: bytes, status: int, reason: str, to_tag: str) -> bytes 
     for name in ("From", "To", "Call-ID", "CSeq"):
         if name in found:
             value = found[name][0]
-            if name == "To" and ";tag=" not in value.replace(" ", ""):
+            if name == "To" and ";tag=" not in value.replace(" ", "").replace("\t", "").lower():
                 value = f"{value};tag={to_tag}"
             lines.append(f"{name}: {value}")
     lines.append("Content-Length: 0")

@@ -106,6 +106,7 @@ class ServerTransaction:
     __slots__ = (
         "key",
         "request",
+        "method",
         "flow",
         "response_flow",
         "state",
@@ -118,7 +119,11 @@ class ServerTransaction:
 
     def __init__(self, key: tuple[object, ...], request: Request, flow: Flow, response_flow: Flow):
         self.key = key
-        self.request = request
+        # Released when a non-INVITE transaction completes: for its last 64*T1 seconds it
+        # only answers retransmissions with stored bytes, and at thousands of requests a
+        # second the parsed requests would otherwise dominate memory and GC time.
+        self.request: Request | None = request
+        self.method = request.method
         self.flow = flow
         self.response_flow = response_flow
         self.is_invite = request.method == "INVITE"
@@ -129,7 +134,7 @@ class ServerTransaction:
         self._g_interval = 0.0
 
     def __repr__(self) -> str:
-        return f"<ServerTransaction {self.request.method} {self.state.value} {self.key[0]}>"
+        return f"<ServerTransaction {self.method} {self.state.value} {self.key[0]}>"
 
 
 class ClientTransaction:
@@ -307,6 +312,8 @@ class TransactionLayer:
                 self._arm(txn, "H", now + 64 * t1)
         else:
             txn.state = State.COMPLETED
+            txn.request = None
+            txn.last_response = None
             self._linger(txn, "J", 0.0 if txn.flow.reliable else 64 * t1, now)
 
     def _linger(self, txn: ServerTransaction | ClientTransaction, timer: str, delay: float,

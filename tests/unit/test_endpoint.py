@@ -223,10 +223,10 @@ def test_invite_gets_501_for_now() -> None:
     assert endpoint.get_timer() == 10.5
     endpoint.handle_timer(10.5)
     assert [o.data for o in endpoint.drain()] == [out[0].data]
-    ack = request("ACK", headers=()).replace(b"CSeq: 1 ACK", b"CSeq: 1 ACK")
-    ack = ack.replace(b"To: <sip:alice@switch.test>",
-                      f"To: <sip:alice@switch.test>;tag={response.to.tag}".encode())
-    assert send(endpoint, ack, now=11.0) == []
+    ack = request("ACK", to=f"<sip:alice@switch.test>;tag={response.to.tag}")
+    assert send(endpoint, ack, now=11.0) == []  # absorbed by the transaction
+    endpoint.handle_timer(16.0)
+    assert endpoint.drain() == []  # no more retransmissions after the ACK
 
 
 def test_cancel_without_a_matching_invite_gets_481() -> None:
@@ -539,11 +539,8 @@ def test_brute_force_blocks_one_source_until_cooldown() -> None:
 
 def test_failures_spread_beyond_the_window_do_not_block() -> None:
     endpoint = make_endpoint()
-    chal_time = 0.0
     for n in range(MAX_FAILURES + 2):
         now = n * WINDOW / 2 + 0.25  # never MAX_FAILURES within one window
-        if now - chal_time > 200:
-            chal_time = now
         chal = challenge(endpoint, now=now)
         bad = credentials(chal, password="wrong")
         assert answer(endpoint, register(cseq=10 + n, authorization=bad), now=now).status == 401

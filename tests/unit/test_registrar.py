@@ -379,7 +379,10 @@ def test_sip_instance_keys_the_binding() -> None:
     ]
     (live,) = registrar.lookup("alice", NOW + 60)
     assert (live.contact, live.source_port, live.instance) == (moved, 6000, INSTANCE)
-    assert contact_lines(outcome.response) == [f"<{moved}>;expires=3600"]
+    # The instance is echoed for RFC 5626 clients.
+    assert contact_lines(outcome.response) == [
+        f"<{moved}>;expires=3600;+sip.instance={INSTANCE}",
+    ]
     # A contact without an instance is keyed by its URI and lives next to it.
     register(registrar, f"<{C1}>", call_id="plain", now=NOW + 60)
     assert {b.key for b in registrar.lookup("alice", NOW + 60)} == {INSTANCE, C1}

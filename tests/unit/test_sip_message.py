@@ -15,6 +15,7 @@ from switch.sip.message import (
     canonical_name,
     parse_message,
 )
+from switch.sip.stateless import error_response
 from switch.sip.uri import AbsoluteUri, SipUri, parse_uri
 
 CRLF = "\r\n"
@@ -745,6 +746,38 @@ def test_make_response_keeps_existing_to_tag_and_options() -> None:
     assert req().make_response(499).reason == "Unknown"
 
 
+@pytest.mark.parametrize(
+    "to",
+    [
+        "To: <sip:bob@example.com>;TAG=existing",
+        "To: <sip:bob@example.com> ;\ttag = existing",
+        'To: "Bob" <sip:bob@example.com>;Tag=existing',
+        "To: sip:bob@example.com;user=phone;tag=existing",
+    ],
+)
+def test_make_response_never_replaces_an_existing_to_tag(to: str) -> None:
+    for status in (180, 200, 486):
+        resp = req(to).make_response(status, to_tag="new")
+        assert resp.to.tag == "existing"
+        assert parse_message(resp.to_bytes(), strict=True).to.tag == "existing"
+
+
+@pytest.mark.parametrize(
+    ("to", "params"),
+    [
+        ("To: sip:bob@example.com;user=phone", {"user": "phone", "tag": "t7"}),
+        ("To: Bob <sip:bob@example.com;transport=tcp>", {"tag": "t7"}),
+        ('To: "tag=no" <sip:bob@example.com>', {"tag": "t7"}),
+        ("To: <sip:bob@example.com;tag=uri-param>", {"tag": "t7"}),
+    ],
+)
+def test_make_response_tags_untagged_to(to: str, params: dict[str, str]) -> None:
+    resp = req(to).make_response(200, to_tag="t7")
+    again = parse_message(resp.to_bytes(), strict=True)
+    assert again.to.params == params
+    assert again.to.uri_text == req(to).to.uri_text
+
+
 # -- construction and serialization ------------------------------------------------
 def test_build_request_from_objects() -> None:
     request = Request(
@@ -796,3 +829,39 @@ def test_untouched_headers_serialize_byte_for_byte() -> None:
         b'Contact: "Weird  spacing" <sip:a@b.example.com> ;  q = 0.7'
     )
     assert parse_message(msg.to_bytes()).to_bytes() == msg.to_bytes()
+
+
+# -- stateless answers (error_response) ----------------------------------------------
+def test_error_response_basics() -> None:
+    data = make("Max-Forwards: 70", "Subject: ignored")
+    answer = error_response(data, 400, "Bad Request", "s1")
+    assert answer is not None
+    reply = parse_message(answer, strict=True)
+    assert isinstance(reply, Response)
+    request = req("Max-Forwards: 70")
+    assert [str(v) for v in reply.vias] == [str(v) for v in request.vias]
+    assert str(reply.from_) == str(request.from_)
+    assert reply.to.tag == "s1"
+    assert (reply.call_id, reply.cseq) == (request.call_id, request.cseq)
+    assert reply.headers == [] and reply.max_forwards is None
+
+
+def test_error_response_edge_cases() -> None:
+    data = make()
+    # keep-alive CRLFs before the request (parse_message skips them too)
+    assert error_response(b"\r\n\r\n" + data, 400, "Bad", "t") == error_response(
+        data, 400, "Bad", "t"
+    )
+    # an existing To tag is kept whatever its case or spacing, never doubled
+    for to in ("To: <sip:bob@example.com>;TAG=abc", "To: <sip:bob@example.com> ;\ttag = abc"):
+        answer = error_response(make(to), 400, "Bad", "new")
+        assert answer is not None and b"new" not in answer
+    # the reason phrase is reduced to printable ASCII
+    answer = error_response(data, 400, "Mauvaise requête\r\nX: y", "t")
+    assert answer is not None and answer.startswith(b"SIP/2.0 400 Mauvaise requ?te??X: y\r\n")
+    # nothing to answer: responses, requests without Via, non-SIP noise
+    assert error_response(make(start="SIP/2.0 200 OK"), 400, "Bad", "t") is None
+    no_via = b"\r\n".join(line for line in data.split(b"\r\n") if not line.startswith(b"Via"))
+    assert error_response(no_via, 400, "Bad", "t") is None
+    for noise in (b"", b"\r\n", b"garbage", b"\x00\xff" * 100):
+        assert error_response(noise, 400, "Bad", "t") is None
