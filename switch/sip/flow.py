@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 Address = tuple[str, int]
 
@@ -24,9 +25,8 @@ class Flow:
         return Flow(self.transport, remote, self.local, self.conn_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """Bytes the transport must send along `flow`."""
+class Outgoing(NamedTuple):
+    """Bytes the transport must send along `flow` (a tuple: built once per packet)."""
 
     data: bytes
     flow: Flow

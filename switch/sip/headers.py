@@ -12,7 +12,6 @@ from switch.sip.errors import SipParseError
 from switch.sip.grammar import (
     TOKEN_RE,
     WS,
-    check_token,
     find_quote_end,
     format_params,
     parse_params,
@@ -228,14 +227,17 @@ class CSeq:
         return hash((self.number, self.method))
 
 
+_CSEQ_RE = re.compile(r"([0-9]{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)\Z")
+
+
 def parse_cseq(text: str) -> CSeq:
-    parts = text.split()
-    if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 10 or not parts[0].isascii():
+    m = _CSEQ_RE.match(text)
+    if m is None:
         raise SipParseError(f"Invalid CSeq: {text[:40]!r}")
-    number = int(parts[0])
+    number = int(m.group(1))
     if number > MAX_CSEQ:
-        raise SipParseError(f"CSeq number out of range: {parts[0][:20]}")
-    return CSeq(number, check_token(parts[1], "CSeq method"))
+        raise SipParseError(f"CSeq number out of range: {m.group(1)}")
+    return CSeq(number, m.group(2))
 
 
 def parse_uint(text: str, what: str, maximum: int) -> int:

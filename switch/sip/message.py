@@ -119,6 +119,28 @@ KNOWN_METHODS = frozenset({
 })  # fmt: skip
 
 
+_OTHER = -1
+# Raw header name as received -> (eager code or _OTHER, canonical name). Phones spell
+# names the same way every time, so one dict hit replaces strip+lower+two lookups.
+_NAME_INFO: dict[str, tuple[int, str]] = {}
+_NAME_INFO_MAX = 2048
+
+
+def _lookup_name(raw: str) -> tuple[int, str]:
+    name = raw.rstrip(WS) if raw[-1] in WS else raw
+    key = name.lower()
+    code = _EAGER.get(key, _OTHER)
+    canon = _CANONICAL.get(key)
+    if canon is None:
+        if TOKEN_RE.match(name) is None:
+            raise SipParseError(f"Invalid header name: {name[:40]!r}")
+        canon = name
+    info = (code, canon)
+    if len(_NAME_INFO) < _NAME_INFO_MAX:  # bounded: hostile peers cannot grow it forever
+        _NAME_INFO[raw] = info
+    return info
+
+
 def canonical_name(name: str) -> str:
     return _CANONICAL.get(name.lower(), name)
 
@@ -545,23 +567,17 @@ def parse_message(
     content_length: int | None = None
     max_forwards: int | None = None
     headers: list[tuple[str, str]] = []
-    eager = _EAGER
+    name_info = _NAME_INFO
     for line in lines[1:]:
-        colon = line.find(":")
-        if colon <= 0:
-            raise SipParseError(f"Malformed header line: {line[:40]!r}")
-        name = line[:colon]
-        if name[-1] in WS:
-            name = name.rstrip(WS)
-        value = line[colon + 1 :].strip(WS)
-        key = name.lower()
-        code = eager.get(key)
-        if code is None:
-            canon = _CANONICAL.get(key)
-            if canon is None:
-                if TOKEN_RE.match(name) is None:
-                    raise SipParseError(f"Invalid header name: {name[:40]!r}")
-                canon = name
+        name, colon, value = line.partition(":")
+        info = name_info.get(name)
+        if info is None:
+            if not colon or not name:
+                raise SipParseError(f"Malformed header line: {line[:40]!r}")
+            info = _lookup_name(name)
+        code, canon = info
+        value = value.strip(WS)
+        if code < 0:
             headers.append((canon, value))
         elif code == _VIA:
             vias.append(value)

@@ -39,7 +39,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     params = getattr(item, "callspec", None)
     values = params.params if params is not None else {}
     key = (marker.args[0], marker.args[1], str(values.get("transport", "-")))
-    _RESULTS.setdefault(key, {})[str(values.get("loop_kind", "-"))] = report.outcome
+    _RESULTS.setdefault(key, {})[str(values.get("loop_kind", "uvloop"))] = report.outcome
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
