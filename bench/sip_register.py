@@ -170,12 +170,17 @@ def _hms(text: str) -> float:
 
 
 def read_rtts(workdir: Path) -> list[float]:
+    """Per-request response times from SIPp's -trace_rtt file (Date_ms;response_time_ms;rtd).
+
+    SIPp stamps them with its own clock tick, so the values are whole milliseconds (often
+    multiples of its ~4 ms scheduling tick): p99 is exact only to that granularity.
+    """
     values: list[float] = []
     for path in workdir.glob("*_rtt.csv"):
         with path.open() as f:
             for row in csv.reader(f, delimiter=";"):
                 try:
-                    values.append(float(row[2]))
+                    values.append(float(row[1]))
                 except (IndexError, ValueError):
                     continue
     return values

@@ -102,6 +102,7 @@ class Switch:
                 )
             log.info("listening on %s:%s:%d", address.transport, local[0], local[1])
         runtime.start_housekeeping()
+        runtime.start_load_probe()
 
     def stop(self) -> None:
         if self.runtime is not None:

@@ -76,7 +76,12 @@ class SipEndpoint:
         self._recent: dict[bytes, ServerTransaction] = {}
         self._older: dict[bytes, ServerTransaction] = {}
         self._rotate_at: float | None = None
-        self.stats = {"received": 0, "parse_errors": 0, "absorbed": 0}
+        self.stats = {"received": 0, "parse_errors": 0, "absorbed": 0, "shed": 0}
+        # Share of new registration attempts to answer 503, set by the runtime's overload
+        # control (Runtime._probe_load); 0.0 in normal operation.
+        self.shed_share = 0.0
+        self._shed_credit = 0.0
+        self._retry_counter = 0
 
     # -- I/O boundary -----------------------------------------------------------------
     def drain(self) -> list[Outgoing]:
@@ -166,6 +171,19 @@ class SipEndpoint:
             if txn is not None:
                 self._recent[data] = txn
 
+    def _shed_this_one(self) -> bool:
+        """Deterministic thinning: exactly `shed_share` of the attempts, evenly spread."""
+        self._shed_credit += self.shed_share
+        if self._shed_credit >= 1.0:
+            self._shed_credit -= 1.0
+            return True
+        return False
+
+    def _retry_after(self) -> int:
+        """Spread the retries of shed clients over 5..34 s so they do not return at once."""
+        self._retry_counter = (self._retry_counter + 7) % 30
+        return 5 + self._retry_counter
+
     def _stateless_challenge(self, request: Request, flow: Flow) -> None:
         """401 for a REGISTER without credentials, sent without a transaction.
 
@@ -176,6 +194,13 @@ class SipEndpoint:
         via = request.vias[0]
         if self.guard.is_blocked(flow.remote[0], self._now):
             status, reason, headers = 403, "Forbidden", [("Server", self.server_header)]
+        elif self.shed_share and self._shed_this_one():
+            # Shed new registration attempts first: the ones already challenged finish,
+            # so throughput stays at capacity instead of collapsing into retransmissions.
+            self.stats["shed"] += 1
+            status, reason = 503, "Service Unavailable"
+            headers = [("Server", self.server_header),
+                       ("Retry-After", str(self._retry_after()))]
         else:
             status, reason = 401, "Unauthorized"
             headers = [("Server", self.server_header)]

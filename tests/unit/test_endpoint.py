@@ -605,3 +605,24 @@ def test_tcp_malformed_request_answered_on_the_same_flow() -> None:
     out = send(endpoint, data, TCP)
     assert len(out) == 1 and out[0].flow == TCP
     assert out[0].data.startswith(b"SIP/2.0 400 ")
+
+
+def test_overload_sheds_exactly_the_share_of_new_attempts_with_retry_after() -> None:
+    endpoint = make_endpoint()
+    endpoint.shed_share = 0.25
+    answers = [answer(endpoint, register(call_id=f"shed-{n}")) for n in range(40)]
+    shed = [a for a in answers if a.status == 503]
+    assert len(shed) == 10
+    assert all(5 <= int(a.get("Retry-After") or 0) <= 34 for a in shed)
+    assert {a.status for a in answers} == {401, 503}
+
+
+def test_overload_never_sheds_an_authenticated_register() -> None:
+    endpoint = make_endpoint()
+    chal = challenge(endpoint)
+    endpoint.shed_share = 0.9
+    out = send(endpoint, register(cseq=2, authorization=credentials(chal)))
+    assert out == []  # held for the group commit, not shed
+    endpoint.take_writes()
+    endpoint.release_held(0.0)
+    assert only_response(endpoint.drain()).status == 200
