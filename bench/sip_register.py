@@ -212,7 +212,7 @@ def main() -> int:
         return 2
     duration = 4.0 if args.quick else 10.0
     rate = args.start or (1500 if args.quick else 2000)
-    growth, max_steps = 1.25, (3 if args.quick else 8)
+    growth, max_steps = (1.25, 3) if args.quick else (1.1, 10)
     repeat = args.repeat or (1 if args.quick else 3)
 
     print(f"{'offered/s':>10} {'achieved/s':>11} {'failed':>8} {'retrans':>8} "
