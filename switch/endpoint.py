@@ -226,10 +226,7 @@ class SipEndpoint:
         rport = "rport" in via.params
         if via.host == host and not rport:
             return
-        params: dict[str, str | None] = {"received": host}
-        if rport:
-            params["rport"] = str(port)
-        request.vias[0] = via.with_params(**params)
+        request.vias[0] = via.stamped(host, port if rport else None)
 
     # -- transaction user ---------------------------------------------------------------
     def _on_event(self, event: object) -> None:

@@ -184,6 +184,8 @@ class Registrar:
         now: float,
     ) -> list[BindingChange]:
         """Drop the least recently refreshed contacts beyond the per-user limit."""
+        if len(current) + len(changes) <= self.policy.max_contacts_per_user:
+            return []  # the common case: cannot be over the limit
         after = {k: b for k, b in current.items() if b.expires_at > now}
         for change in changes:
             if change.binding is None:

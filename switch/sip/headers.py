@@ -26,6 +26,9 @@ MAX_CSEQ = 2**31 - 1
 MAX_DELTA_SECONDS = 2**32 - 1
 
 
+_RPORT_FLAG_RE = re.compile(r";[ \t]*rport(?=[ \t]*(?:;|\Z))", re.I)
+
+
 class Via:
     """One Via value: `SIP/2.0/<transport> host[:port];params`."""
 
@@ -58,6 +61,29 @@ class Via:
 
     def __repr__(self) -> str:
         return f"Via({str(self)!r})"
+
+    def stamped(self, received: str, rport: int | None) -> Via:
+        """This Via with `received` (and `rport` filled in) as a server adds them.
+
+        The text is patched rather than rebuilt, so the sender's spelling survives and
+        the answer costs one string operation instead of a re-serialization.
+        """
+        params = dict(self.params)
+        params["received"] = received
+        text = self._text
+        if rport is not None:
+            params["rport"] = str(rport)
+        if text is None or "received" in self.params or (
+            rport is not None and self.params.get("rport") is not None
+        ):
+            return Via(transport=self.transport, host=self.host, port=self.port, params=params)
+        if rport is not None:
+            text, found = _RPORT_FLAG_RE.subn(f";rport={rport}", text, count=1)
+            if not found:
+                return Via(transport=self.transport, host=self.host, port=self.port,
+                           params=params)
+        return Via(transport=self.transport, host=self.host, port=self.port, params=params,
+                   text=f"{text};received={received}")
 
     def with_params(self, **params: str | None) -> Via:
         merged = dict(self.params)

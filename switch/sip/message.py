@@ -432,17 +432,19 @@ class Request(Message):
                 to = f"{to};tag={to_tag}"  # fast path: no need to parse To to tag it
             elif self.to.tag is None:
                 to = self.to.with_params(tag=to_tag)
-        response = Response(
-            status,
-            reason if reason is not None else REASONS.get(status, "Unknown"),
-            vias=list(self.vias),
-            from_=self._from,  # copied as it came: parsing it is not needed to echo it
-            to=to,
-            call_id=self.call_id,
-            cseq=self.cseq,
-            headers=list(headers),
-            body=body,
-        )
+        # Filled slot by slot, as in parse_message: this runs for every answer we send.
+        response = Response.__new__(Response)
+        response.status = status
+        response.reason = reason if reason is not None else REASONS.get(status, "Unknown")
+        response._vias = list(self.vias)
+        response._via_text = None
+        response._from = self._from  # copied as it came: parsing it is not needed to echo it
+        response._to = to
+        response.call_id = self.call_id
+        response.cseq = self.cseq
+        response.max_forwards = None
+        response.headers = list(headers)
+        response.body = body
         if status == 100:
             timestamp = self.get("Timestamp")
             if timestamp is not None:
