@@ -31,7 +31,6 @@ from switch.sip.transaction import (
     TransactionLayer,
     TransactionTimeout,
     response_flow,
-    server_key,
 )
 from switch.sip.uri import SipUri
 
@@ -162,14 +161,12 @@ class SipEndpoint:
                 self._reject(data, flow, exc)
             return
         try:
-            self.transactions.receive_request(message, flow, now)
+            txn = self.transactions.receive_request(message, flow, now)
         except SipParseError as exc:
             self._reject(data, flow, exc)
             return
-        if not flow.reliable and message.method != "ACK":
-            txn = self.transactions.server.get(server_key(message, message.vias[0]))
-            if txn is not None:
-                self._recent[data] = txn
+        if txn is not None and not flow.reliable and message.method != "ACK":
+            self._recent[data] = txn
 
     def _shed_this_one(self) -> bool:
         """Deterministic thinning: exactly `shed_share` of the attempts, evenly spread."""

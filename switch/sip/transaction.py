@@ -223,7 +223,9 @@ class TransactionLayer:
                 self._client_timer(txn, name, now)
 
     # -- server side ------------------------------------------------------------------
-    def receive_request(self, request: Request, flow: Flow, now: float) -> None:
+    def receive_request(self, request: Request, flow: Flow, now: float
+                        ) -> ServerTransaction | None:
+        """Match or create the server transaction; returns it (None for a stray ACK)."""
         via = request.vias[0]
         key = server_key(request, via)
         txn = self.server.get(key)
@@ -233,10 +235,10 @@ class TransactionLayer:
                 self._server_ack(txn, request, flow, now)
             else:
                 self._server_retransmission(txn)
-            return
+            return txn
         if method == "ACK":
             self._events.append(AckReceived(request=request, flow=flow))
-            return
+            return None
         txn = ServerTransaction(key, request, flow, response_flow(via, flow))
         self.server[key] = txn
         cancelled = None
@@ -244,6 +246,7 @@ class TransactionLayer:
             invite_key = (*key[:-1], "INVITE")
             cancelled = self.server.get(invite_key)
         self._events.append(RequestReceived(transaction=txn, request=request, cancelled=cancelled))
+        return txn
 
     def absorb_retransmission(self, txn: ServerTransaction) -> bool:
         """An exact copy of `txn`'s request arrived (matched before parsing).
