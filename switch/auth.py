@@ -144,12 +144,15 @@ class DigestAuthenticator:
 
     # -- challenges -----------------------------------------------------------------
     def new_nonce(self, now: float) -> str:
-        # Unforgeable through the HMAC, unique through the counter: no entropy needed per
-        # nonce, and hmac.digest is the one-shot C path (hmac.new is several times slower).
+        # Unforgeable through the keyed hash, unique through the counter: no entropy is
+        # needed per nonce. Keyed BLAKE2b is a MAC by design and ~3x cheaper than HMAC.
         self._nonce_counter += 1
         head = _NONCE_STRUCT.pack(now, self._nonce_counter)
-        tag = hmac.digest(self._secret, head, "sha256")[:12]
+        tag = self._mac(head)
         return base64.urlsafe_b64encode(head + tag).decode().rstrip("=")
+
+    def _mac(self, data: bytes) -> bytes:
+        return hashlib.blake2b(data, key=self._secret, digest_size=12).digest()
 
     def challenges(self, now: float, *, stale: bool = False) -> list[str]:
         """One challenge per algorithm, in preference order (RFC 8760 §2.4)."""
@@ -170,7 +173,7 @@ class DigestAuthenticator:
         if len(raw) != _NONCE_STRUCT.size + 12:
             return None
         head, tag = raw[: _NONCE_STRUCT.size], raw[_NONCE_STRUCT.size :]
-        if not hmac.compare_digest(tag, hmac.digest(self._secret, head, "sha256")[:12]):
+        if not hmac.compare_digest(tag, self._mac(head)):
             return None
         issued: float = _NONCE_STRUCT.unpack(head)[0]
         return now - issued
