@@ -8,11 +8,6 @@ import pytest
 from tests.support.switch_process import USERS, SwitchProcess, free_port, write_config
 
 
-@pytest.fixture(params=["uvloop", "asyncio"])
-def loop_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def switch(tmp_path: Path, loop_kind: str) -> Iterator[SwitchProcess]:
     port = free_port()

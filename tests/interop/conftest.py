@@ -16,11 +16,6 @@ from tests.support.switch_process import USERS, SwitchProcess, free_port, write_
 _RESULTS: dict[tuple[str, str, str], dict[str, str]] = {}
 
 
-@pytest.fixture(params=["uvloop", "asyncio"])
-def loop_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def switch(tmp_path: Path, loop_kind: str) -> Iterator[SwitchProcess]:
     port = free_port()
