@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 
 from switch.auth import BruteForceGuard, DigestAuthenticator, Verdict
+from switch.calls import CallManager
 from switch.registrar import BindingChange, Registrar
 from switch.sip.errors import SipParseError
 from switch.sip.flow import Flow, Outgoing
@@ -27,7 +28,9 @@ from switch.sip.stateless import error_response
 from switch.sip.transaction import (
     AckReceived,
     RequestReceived,
+    ResponseReceived,
     ServerTransaction,
+    StrayResponse,
     TransactionLayer,
     TransactionTimeout,
     response_flow,
@@ -38,7 +41,7 @@ log = logging.getLogger("switch.sip")
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
 SUPPORTED_EXTENSIONS = frozenset({"path", "outbound", "gruu"})
-NOT_YET = frozenset({"INVITE", "BYE", "INFO", "UPDATE", "REFER", "NOTIFY", "SUBSCRIBE",
+NOT_YET = frozenset({"INVITE", "INFO", "UPDATE", "REFER", "NOTIFY", "SUBSCRIBE",
                      "MESSAGE", "PRACK", "PUBLISH"})
 
 
@@ -58,6 +61,7 @@ class SipEndpoint:
         guard: BruteForceGuard,
         server_header: str,
         max_message_bytes: int = 65535,
+        calls: CallManager | None = None,
     ) -> None:
         self.transactions = transactions
         self.registrar = registrar
@@ -65,6 +69,7 @@ class SipEndpoint:
         self.guard = guard
         self.server_header = server_header
         self.max_message_bytes = max_message_bytes
+        self.calls = calls
         self._out: list[Outgoing] = []
         self._held: list[_Held] = []
         self._writes: list[BindingChange] = []
@@ -92,6 +97,8 @@ class SipEndpoint:
                 self._on_event(event)
             more, events = self.transactions.drain()
             tx_out = more
+        if self.calls is not None:
+            out += self.calls.drain_raw()
         self._out = []
         return out
 
@@ -115,10 +122,18 @@ class SipEndpoint:
             self.transactions.respond(item.txn, response, now)
 
     def get_timer(self) -> float | None:
-        return self.transactions.get_timer()
+        deadline = self.transactions.get_timer()
+        if self.calls is not None:
+            calls = self.calls.get_timer()
+            if calls is not None and (deadline is None or calls < deadline):
+                deadline = calls
+        return deadline
 
-    def handle_timer(self, now: float) -> None:
+    def handle_timer(self, now: float, wall: float = 0.0) -> None:
+        self._now, self._wall = now, wall
         self.transactions.handle_timer(now)
+        if self.calls is not None:
+            self.calls.handle_timer(now, wall)
 
     # -- input ------------------------------------------------------------------------
     def receive(self, data: bytes, flow: Flow, now: float, wall: float) -> None:
@@ -232,10 +247,19 @@ class SipEndpoint:
                 self._on_request(event.transaction, event.request, event.cancelled)
             except SipParseError as exc:
                 self._respond(event.transaction, exc.status, exc.reason)
+        elif isinstance(event, ResponseReceived):
+            if self.calls is not None:
+                self.calls.on_response(event.transaction, event.response, self._now, self._wall)
         elif isinstance(event, AckReceived):
-            log.debug("ACK outside a transaction from %s ignored", event.flow.remote)
+            if self.calls is not None:
+                self.calls.on_ack(event.request, self._now)
+        elif isinstance(event, StrayResponse):
+            if self.calls is not None:
+                self.calls.on_stray_response(event.response, self._now)
         elif isinstance(event, TransactionTimeout):
             log.debug("transaction timed out: %r", event.transaction)
+            if self.calls is not None:
+                self.calls.on_timeout(event.transaction, self._now, self._wall)
 
     def _on_request(
         self, txn: ServerTransaction, request: Request, cancelled: ServerTransaction | None
@@ -247,12 +271,24 @@ class SipEndpoint:
         method = request.method
         if method == "CANCEL":
             self._respond(txn, 481 if cancelled is None else 200)
+            if cancelled is not None and self.calls is not None:
+                self.calls.on_cancel(cancelled, self._now, self._wall)
             return
         unsupported = self._unsupported(request)
         if unsupported:
             self._respond(txn, 420, headers=[("Unsupported", ", ".join(unsupported))])
             return
-        if method == "REGISTER":
+        if request.to.tag is not None and method != "REGISTER":
+            # Inside a dialog: only a call we hold can own it (§12.2.2: else 481).
+            if self.calls is None or not self.calls.on_in_dialog(txn, request, self._now,
+                                                                 self._wall):
+                self._respond(txn, 481)
+            return
+        if method == "INVITE" and self.calls is not None:
+            self._on_invite(txn, request)
+        elif method == "BYE":
+            self._respond(txn, 481)
+        elif method == "REGISTER":
             self._on_register(txn, request)
         elif method == "OPTIONS":
             self._respond(txn, 200, headers=[
@@ -270,6 +306,28 @@ class SipEndpoint:
         for value in request.get_all("Require") + request.get_all("Proxy-Require"):
             needed += [item.strip() for item in value.split(",") if item.strip()]
         return [item for item in needed if item.lower() not in SUPPORTED_EXTENSIONS]
+
+    def _on_invite(self, txn: ServerTransaction, request: Request) -> None:
+        """Out-of-dialog INVITE: the caller proves who it is (407), then the call starts."""
+        assert self.calls is not None
+        now, source = self._now, txn.flow.remote[0]
+        if not request.has_sip_uri():
+            self._respond(txn, 416)
+            return
+        result = self.auth.verify(request.get("Proxy-Authorization"), "INVITE", now)
+        if result.verdict is not Verdict.OK:
+            if result.verdict is Verdict.FAILED:
+                log.info("call authentication failed for %r from %s: %s",
+                         result.username, source, result.reason)
+                if self.guard.record_failure(source, now):
+                    log.warning("blocking %s for %.0f s after repeated authentication failures",
+                                source, self.guard.cooldown)
+            headers = [("Proxy-Authenticate", c)
+                       for c in self.auth.challenges(now, stale=result.verdict is Verdict.STALE)]
+            self._respond(txn, 407, headers=headers)
+            return
+        self.guard.record_success(source)
+        self.calls.on_invite(txn, request, result.username or "", now, self._wall)
 
     def _on_register(self, txn: ServerTransaction, request: Request) -> None:
         now, source = self._now, txn.flow.remote[0]

@@ -176,7 +176,7 @@ class Runtime:
         self._timer = None
         self._timer_at = None
         try:
-            self.endpoint.handle_timer(self.loop.time())
+            self.endpoint.handle_timer(self.loop.time(), time.time())
         except Exception:
             log.exception("internal error in timer handling")
         self._send(self.endpoint.drain())
