@@ -25,11 +25,13 @@ from config.errors import ConfigError
 from config.model import (
     AuthConfig,
     BruteforceConfig,
+    CallsConfig,
     Config,
     DigestAlgorithm,
     ListenAddress,
     LogConfig,
     LogLevel,
+    MediaConfig,
     RegistrarConfig,
     SipConfig,
     StorageConfig,
@@ -75,7 +77,9 @@ _ALGORITHMS: tuple[DigestAlgorithm, ...] = ("SHA-256", "MD5")
 _SYNCHRONOUS: tuple[SynchronousMode, ...] = ("normal", "full")
 _LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error")
 
-_TOP_KEYS = ("sip", "registrar", "auth", "data_dir", "storage", "log", "users")
+_TOP_KEYS = (
+    "sip", "registrar", "calls", "media", "auth", "data_dir", "storage", "log", "users",
+)
 _SIP_KEYS = (
     "listen",
     "domain",
@@ -392,6 +396,11 @@ class _Validator:
         allowed = ", ".join(choices)
         raise self.error(node, f"{path} must be one of {allowed}, got {text!r}")
 
+    def optional_host(self, node: Node | None, path: str) -> str | None:
+        if node is None or (isinstance(node, ScalarNode) and node.tag == _NULL):
+            return None
+        return self.host(node, path)
+
     def host(self, node: Node, path: str) -> str:
         text = self.string(node, path)
         try:
@@ -409,6 +418,8 @@ class _Validator:
         sip = self.sip(sip_node)
         defaults = Config(sip=sip, auth=AuthConfig(realm=sip.domain), source=self.filename)
         registrar_node = top.get("registrar")
+        calls_node = top.get("calls")
+        media_node = top.get("media")
         auth_node = top.get("auth")
         data_dir_node = top.get("data_dir")
         storage_node = top.get("storage")
@@ -419,6 +430,8 @@ class _Validator:
             registrar=(
                 defaults.registrar if registrar_node is None else self.registrar(registrar_node)
             ),
+            calls=defaults.calls if calls_node is None else self.calls(calls_node),
+            media=defaults.media if media_node is None else self.media(media_node),
             auth=defaults.auth if auth_node is None else self.auth(auth_node, sip.domain),
             data_dir=defaults.data_dir if data_dir_node is None else self.data_dir(data_dir_node),
             storage=defaults.storage if storage_node is None else self.storage(storage_node),
@@ -450,7 +463,7 @@ class _Validator:
         return SipConfig(
             listen=d.listen if listen_node is None else self.listen(listen_node),
             domain=d.domain,
-            public_address=None if public_node is None else self.optional_host(public_node),
+            public_address=self.optional_host(public_node, "sip.public_address"),
             user_agent=(
                 d.user_agent if agent_node is None else self.string(agent_node, "sip.user_agent")
             ),
@@ -458,11 +471,6 @@ class _Validator:
             timers=d.timers if timers_node is None else self.timers(timers_node),
             tcp=tcp,
         )
-
-    def optional_host(self, node: Node) -> str | None:
-        if isinstance(node, ScalarNode) and node.tag == _NULL:
-            return None
-        return self.host(node, "sip.public_address")
 
     def listen(self, node: Node) -> tuple[ListenAddress, ...]:
         items = self.sequence(node, "sip.listen")
@@ -545,6 +553,31 @@ class _Validator:
             max_contacts_per_user=self.integer(
                 m, "max_contacts_per_user", d.max_contacts_per_user, 1
             ),
+        )
+
+    def calls(self, node: Node) -> CallsConfig:
+        m = self.mapping(node, "calls", ("ring_timeout", "max_duration"))
+        d = CallsConfig()
+        return CallsConfig(
+            ring_timeout=self.seconds(m, "ring_timeout", d.ring_timeout),
+            max_duration=self.seconds(m, "max_duration", d.max_duration),
+        )
+
+    def media(self, node: Node) -> MediaConfig:
+        m = self.mapping(node, "media", ("host", "port_min", "port_max", "inactivity_timeout"))
+        d = MediaConfig()
+        host_node = m.get("host")
+        low = self.integer(m, "port_min", d.port_min, 1024, 65534)
+        high = self.integer(m, "port_max", d.port_max, 1025, 65535)
+        if high - low < 3:
+            culprit = self.later(m.get("port_min"), m.get("port_max")) or m.node
+            raise self.error(culprit, f"media.port_max ({high}) must exceed media.port_min "
+                             f"({low}) by at least one RTP/RTCP port pair")
+        return MediaConfig(
+            host=self.optional_host(host_node, "media.host"),
+            port_min=low,
+            port_max=high,
+            inactivity_timeout=self.seconds(m, "inactivity_timeout", d.inactivity_timeout),
         )
 
     def auth(self, node: Node, domain: str) -> AuthConfig:

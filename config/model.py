@@ -79,6 +79,24 @@ class SipConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallsConfig:
+    """Calls between extensions (the B2BUA), in seconds."""
+
+    ring_timeout: float = 30.0
+    max_duration: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaConfig:
+    """The built-in RTP relay that anchors every call's media."""
+
+    host: str | None = None  # address RTP binds to and SDP advertises; None: the SIP one
+    port_min: int = 10000
+    port_max: int = 20000
+    inactivity_timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrarConfig:
     """REGISTER expiry policy, in seconds (RFC 3261 section 10.3)."""
 
@@ -131,6 +149,8 @@ class UserConfig:
 class Config:
     sip: SipConfig
     registrar: RegistrarConfig = field(default_factory=RegistrarConfig)
+    calls: CallsConfig = field(default_factory=CallsConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
     auth: AuthConfig
     data_dir: Path = Path("var")
     storage: StorageConfig = field(default_factory=StorageConfig)
