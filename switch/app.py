@@ -7,14 +7,22 @@ import gc
 import logging
 import secrets
 import signal
+import socket
 import sys
 import time
 
 from config import Config
+from media.aio.relay import RelayBackend
+from media.ports import PortAllocator
+from media.relay import RelayConfig
 from switch.aio.runtime import Runtime
 from switch.auth import BruteForceGuard, DigestAuthenticator
+from switch.callmedia import CallMedia
+from switch.calls import CallManager, CallPolicy
+from switch.cdr import CdrStore
 from switch.endpoint import SipEndpoint
-from switch.registrar import Registrar, RegistrarPolicy
+from switch.registrar import Binding, Registrar, RegistrarPolicy
+from switch.sip.flow import Flow
 from switch.sip.transaction import TimerConfig, TransactionLayer
 from switch.storage import Store
 
@@ -85,7 +93,60 @@ class Switch:
         )
         live = len(self.registrar.all_bindings())
         log.info("restored %d live registrations (%d stored)", live, len(restored))
+        self.cdr = CdrStore(self.store.db)
+        interrupted = self.cdr.recover_interrupted(time.time())
+        if interrupted:
+            log.warning("%d calls were in progress when the switch last stopped: "
+                        "recorded as INTERRUPTED", interrupted)
+        self.users = frozenset(user.extension for user in config.users)
+        self.advertised = advertised_host(config)
         self.runtime: Runtime | None = None
+        self.media: RelayBackend | None = None
+
+    def lookup(self, extension: str, wall: float) -> list[Binding] | None:
+        """Contacts to ring for a dialled extension: None if unknown, [] if unregistered."""
+        if extension not in self.users:
+            return None
+        return self.registrar.lookup(extension, wall)
+
+    def local_contact(self, flow: Flow) -> tuple[str, int, str]:
+        """Via host/port and Contact for requests the switch sends along `flow`."""
+        host = self.advertised if _wildcard(flow.local[0]) else flow.local[0]
+        if self.config.sip.public_address:
+            host = self.config.sip.public_address
+        port = flow.local[1]
+        transport = "" if flow.transport == "udp" else f";transport={flow.transport}"
+        shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        return host, port, f"<sip:switch@{shown}:{port}{transport}>"
+
+    def _start_calls(self, runtime: Runtime) -> None:
+        media_config = self.config.media
+        sip_host = self.config.sip.listen[0].host
+        bind = media_config.host or sip_host
+        advertise = media_config.host or self.config.sip.public_address
+        if advertise is None:
+            advertise = self.advertised if _wildcard(bind) else bind
+        self.media = RelayBackend(
+            bind, advertise=advertise,
+            ports=PortAllocator(media_config.port_min, media_config.port_max),
+            config=RelayConfig(inactivity_timeout=media_config.inactivity_timeout),
+        )
+        calls = CallManager(
+            transactions=self.endpoint.transactions,
+            policy=CallPolicy(
+                ring_timeout=self.config.calls.ring_timeout,
+                max_duration=self.config.calls.max_duration,
+                domain=self.config.sip.domain,
+                user_agent=self.config.sip.user_agent,
+            ),
+            sdp=CallMedia(self.media),
+            cdr=self.cdr,
+            lookup=self.lookup,
+            local_contact=self.local_contact,
+        )
+        self.endpoint.calls = calls
+        self.media.set_event_handler(runtime.on_media_event)
+        runtime.cdr = self.cdr
 
     async def start(self) -> None:
         self.runtime = runtime = Runtime(self.endpoint, self.store)
@@ -101,13 +162,37 @@ class Switch:
                     max_message_bytes=self.config.sip.max_message_bytes,
                 )
             log.info("listening on %s:%s:%d", address.transport, local[0], local[1])
+        self._start_calls(runtime)
         runtime.start_housekeeping()
         runtime.start_load_probe()
 
     def stop(self) -> None:
         if self.runtime is not None:
+            self.runtime.hangup_all()
             self.runtime.close()
+        if self.media is not None:
+            self.media.close()
         self.store.close()
+
+
+def _wildcard(host: str) -> bool:
+    return host in ("0.0.0.0", "::", "")
+
+
+def advertised_host(config: Config) -> str:
+    """The address phones reach this box at, when the switch listens on a wildcard."""
+    if config.sip.public_address:
+        return config.sip.public_address
+    for address in config.sip.listen:
+        if not _wildcard(address.host):
+            return address.host
+    try:
+        # Connecting a UDP socket sends nothing; it only asks the kernel for the route.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: any routable address will do
+            return str(probe.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
 
 
 def tune_gc() -> None:

@@ -67,7 +67,11 @@ class CdrSink(Protocol):
 
 
 class SdpRejected(Exception):
-    """The offer cannot be served (no common codec): answer 488."""
+    """The offer cannot be served: 488 (no common codec), 400 (malformed), 503 (no ports)."""
+
+    def __init__(self, reason: str, status: int = 488) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,7 +233,7 @@ class CallManager:
             offer = self.sdp.offer_to_callee(call, invite.body)
         except SdpRejected as exc:
             log.info("call %s: %s", call.call_id, exc)
-            self._fail_caller(call, 488, None, now, wall, disposition="FAILED")
+            self._fail_caller(call, exc.status, None, now, wall, disposition="FAILED")
             return
         caller_display = invite.from_.display
         for binding in bindings:
@@ -430,8 +434,8 @@ class CallManager:
             return
         try:
             offer = self.sdp.reoffer(call, from_caller, request.body)
-        except SdpRejected:
-            self._reply(txn, 488, None, now, dialog)
+        except SdpRejected as exc:
+            self._reply(txn, exc.status, None, now, dialog)
             return
         self._reply(txn, 100, None, now, dialog)
         out = other.request("INVITE", body=offer, content_type="application/sdp")

@@ -7,7 +7,9 @@ import logging
 import socket
 import time
 
+from media.backend import MediaEvent, MediaTimeout
 from switch.aio.transport import TcpServer, UdpTransport
+from switch.cdr import CdrStore
 from switch.endpoint import SipEndpoint
 from switch.overload import OverloadControl
 from switch.sip.flow import Flow
@@ -52,6 +54,7 @@ class Runtime:
         self._interval = HOUSEKEEPING_INTERVAL
         self._probe: asyncio.TimerHandle | None = None
         self.overload = OverloadControl()
+        self.cdr: CdrStore | None = None
         self._probe_wall = 0.0
         self._probe_cpu = 0.0
         self._probe_received = 0
@@ -140,6 +143,30 @@ class Runtime:
         self._send(endpoint.drain())
         self._rearm()
 
+    def on_media_event(self, event: MediaEvent) -> None:
+        """The relay reports a dead call (no RTP either way): end it, logged with the cause."""
+        calls = self.endpoint.calls
+        if calls is None or not isinstance(event, MediaTimeout):
+            return
+        try:
+            calls.end_call(event.session_id, self.loop.time(), time.time(),
+                           f"no media for {event.idle_s:.0f} s")
+        except Exception:
+            log.exception("internal error ending call %s", event.session_id)
+        self._send(self.endpoint.drain())
+        self._rearm()
+
+    def hangup_all(self) -> None:
+        """On shutdown: BYE every call and record it, then flush what that sent."""
+        calls = self.endpoint.calls
+        if calls is None:
+            return
+        try:
+            calls.hangup_all(self.loop.time(), time.time())
+        except Exception:
+            log.exception("could not end all calls cleanly")
+        self._send(self.endpoint.drain())
+
     def _resync_registrar(self) -> None:
         """Memory must not claim bindings the disk does not have: reload from the store."""
         try:
@@ -188,6 +215,9 @@ class Runtime:
             for server in self.tcp:
                 server.sweep_idle(now)
             self.endpoint.guard.prune(now)
+            if self.cdr is not None and self.endpoint.calls is not None \
+                    and self.endpoint.calls.calls:
+                self.cdr.heartbeat(wall)  # so a kill -9 leaves a recent "last alive"
             expired = self.endpoint.registrar.expire(wall)
             if expired:
                 self.store.apply(expired)

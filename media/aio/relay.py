@@ -1,0 +1,317 @@
+"""The embedded media backend: the sans-I/O relay core behind asyncio UDP sockets.
+
+`RelayBackend` implements `media.backend.MediaBackend` in this process. Each session
+binds four sockets (RTP and RTCP for legs A and B) and gives each one its own
+`DatagramProtocol` holding a direct reference to its `Leg` in the core and to the
+transport of the peer leg's RTP socket, so a datagram costs one call into the core and
+one `sendto` — no lookup by port or address. One `call_at` handle, re-armed from
+`RelayCore.get_timer()`, serves the inactivity timeouts of every session.
+
+Sockets are bound synchronously in `allocate()` (so the ports can go into SDP at once);
+attaching them to the event loop finishes a moment later in a small task, and
+datagrams that arrive meanwhile wait in the kernel's socket buffer. A port pair that
+cannot be bound (held by another process) is handed back to the allocator and the next
+one is tried. Works under uvloop and the standard asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from media.backend import Address, LegAddress, LegName, MediaEvent, SessionStats
+from media.errors import MediaError, PortsExhausted
+from media.ports import PortAllocator
+from media.relay import Leg, RelayConfig, RelayCore, RelaySession
+
+log = logging.getLogger("media.relay")
+
+# A few seconds of one stream (50 packets/s of ~1 kB of kernel bookkeeping each): enough
+# for a GC pause or a burst of signalling work, small enough that 4 sockets per call do
+# not pin much kernel memory when everything backs up.
+SOCKET_BUFFER_BYTES = 1 << 18
+SO_RCVBUFFORCE, SO_SNDBUFFORCE = 33, 32  # Linux: root may exceed net.core.[rw]mem_max
+MAX_BIND_ATTEMPTS = 64
+
+
+def size_buffers(sock: socket.socket, size: int) -> None:
+    for force, plain in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+        except OSError:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, plain, size)
+            except OSError:
+                log.debug("could not size the buffers of an RTP socket")
+
+
+class _Nowhere:
+    """The peer transport until it exists (or after it is closed)."""
+
+    __slots__ = ()
+
+    def sendto(self, data: Any, addr: Any = None) -> None:
+        return None
+
+
+_NOWHERE = _Nowhere()
+
+
+class RtpPort(asyncio.DatagramProtocol):
+    """RTP socket of one leg: every datagram into the core, the result out of the peer's."""
+
+    __slots__ = ("leg", "clock", "transport", "out")
+
+    def __init__(self, leg: Leg, clock: Callable[[], float]) -> None:
+        self.leg = leg
+        self.clock = clock
+        self.transport: Any = None
+        self.out: Any = _NOWHERE  # the peer leg's RTP transport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        leg = self.leg
+        try:
+            packet = leg.rtp(data, addr, self.clock())
+        except Exception:  # a bug in the core must never take the loop down
+            log.exception("internal error relaying RTP from %s", addr)
+            return
+        if packet is not None:
+            self.out.sendto(packet, leg.forward_to)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable from a phone that went away, typically.
+        log.debug("RTP socket of %s leg %s: %s", self.leg.session_id, self.leg.name, exc)
+
+
+class RtcpPort(asyncio.DatagramProtocol):
+    """RTCP socket of one leg: terminated here, read for statistics."""
+
+    __slots__ = ("leg", "clock", "transport")
+
+    def __init__(self, leg: Leg, clock: Callable[[], float]) -> None:
+        self.leg = leg
+        self.clock = clock
+        self.transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        try:
+            self.leg.rtcp(data, addr, self.clock())
+        except Exception:
+            log.exception("internal error reading RTCP from %s", addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("RTCP socket of %s leg %s: %s", self.leg.session_id, self.leg.name, exc)
+
+
+def _factory(protocol: RtpPort | RtcpPort) -> Callable[[], RtpPort | RtcpPort]:
+    return lambda: protocol
+
+
+class _Bound:
+    """The sockets of one session and their protocols."""
+
+    __slots__ = ("session", "ports", "protocols", "closed")
+
+    def __init__(self, session: RelaySession, ports: tuple[int, int]) -> None:
+        self.session = session
+        self.ports = ports  # RTP ports of legs A and B
+        self.protocols: list[RtpPort | RtcpPort] = []
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        for protocol in self.protocols:
+            if isinstance(protocol, RtpPort):
+                protocol.out = _NOWHERE
+            if protocol.transport is not None:
+                protocol.transport.close()
+
+
+class RelayBackend:
+    """`MediaBackend` served by this process (see `media.backend` for the contract).
+
+    host: the address to bind (normally the SIP listen host; "0.0.0.0" for all).
+    advertise: the address phones must send to, for SDP (default: host).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        advertise: str | None = None,
+        ports: PortAllocator | None = None,
+        config: RelayConfig | None = None,
+        buffer_bytes: int = SOCKET_BUFFER_BYTES,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.host = host
+        self.advertise = advertise or host
+        self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.ports = ports or PortAllocator()
+        self.core = RelayCore(config)
+        self.buffer_bytes = buffer_bytes
+        self._bound: dict[str, _Bound] = {}
+        self._handler: Callable[[MediaEvent], None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- MediaBackend ---------------------------------------------------------------------
+    def allocate(self, session_id: str) -> tuple[LegAddress, LegAddress]:
+        if session_id in self.core:
+            raise MediaError(f"media session {session_id!r} exists already")
+        a_port, a_socks = self._bind_pair()
+        try:
+            b_port, b_socks = self._bind_pair()
+        except MediaError:
+            for sock in a_socks:
+                sock.close()
+            self.ports.release(a_port)
+            raise
+        session = self.core.create(
+            session_id, self.loop.time(), a_ports=(a_port, a_port + 1),
+            b_ports=(b_port, b_port + 1),
+        )
+        bound = self._bound[session_id] = _Bound(session, (a_port, b_port))
+        clock = self.loop.time
+        a_rtp, b_rtp = RtpPort(session.a, clock), RtpPort(session.b, clock)
+        pairs: list[tuple[socket.socket, RtpPort | RtcpPort]] = [
+            (a_socks[0], a_rtp), (a_socks[1], RtcpPort(session.a, clock)),
+            (b_socks[0], b_rtp), (b_socks[1], RtcpPort(session.b, clock)),
+        ]
+        task = self.loop.create_task(self._attach(bound, pairs, a_rtp, b_rtp))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._rearm()
+        return (
+            LegAddress(host=self.advertise, rtp_port=a_port, rtcp_port=a_port + 1),
+            LegAddress(host=self.advertise, rtp_port=b_port, rtcp_port=b_port + 1),
+        )
+
+    def update(
+        self,
+        session_id: str,
+        leg: LegName,
+        *,
+        remote: Address | None,
+        pt_map: Mapping[int, int] | None = None,
+        hold: bool = False,
+        clock_rate: int = 8000,
+    ) -> None:
+        self.core.update(
+            session_id, leg, self.loop.time(), remote=remote, pt_map=pt_map, hold=hold,
+            clock_rate=clock_rate,
+        )
+        self._rearm()
+
+    def delete(self, session_id: str) -> SessionStats | None:
+        stats = self.core.delete(session_id)
+        bound = self._bound.pop(session_id, None)
+        if bound is not None:
+            bound.close()
+            for port in bound.ports:
+                self.ports.release(port)
+        return stats
+
+    def stats(self, session_id: str) -> SessionStats | None:
+        return self.core.stats(session_id)
+
+    def set_event_handler(self, handler: Callable[[MediaEvent], None] | None) -> None:
+        self._handler = handler
+
+    def close(self) -> None:
+        for session_id in list(self._bound):
+            self.delete(session_id)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_at = None
+
+    # -- sockets --------------------------------------------------------------------------
+    def _bind_pair(self) -> tuple[int, list[socket.socket]]:
+        attempts = min(MAX_BIND_ATTEMPTS, self.ports.capacity)
+        for _ in range(attempts):
+            port = self.ports.allocate()  # PortsExhausted when none is free
+            socks: list[socket.socket] = []
+            try:
+                for number in (port, port + 1):
+                    socks.append(self._socket(number))
+            except OSError as exc:
+                for sock in socks:
+                    sock.close()
+                self.ports.release(port)  # to the back of the queue: tried again last
+                log.debug("skipping RTP ports %d/%d: %s", port, port + 1, exc)
+                continue
+            return port, socks
+        raise PortsExhausted(f"no bindable RTP port pair on {self.host} in {attempts} tries")
+
+    def _socket(self, port: int) -> socket.socket:
+        sock = socket.socket(self.family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind((self.host, port))
+        except OSError:
+            sock.close()
+            raise
+        size_buffers(sock, self.buffer_bytes)
+        return sock
+
+    async def _attach(
+        self, bound: _Bound, pairs: list[tuple[socket.socket, RtpPort | RtcpPort]],
+        a_rtp: RtpPort, b_rtp: RtpPort,
+    ) -> None:
+        """Hand the bound sockets to the loop; then wire each RTP port to its peer."""
+        for index, (sock, protocol) in enumerate(pairs):
+            if bound.closed:  # deleted meanwhile
+                for rest, _ in pairs[index:]:
+                    rest.close()
+                return
+            try:
+                await self.loop.create_datagram_endpoint(_factory(protocol), sock=sock)
+            except Exception:
+                log.exception("could not attach an RTP socket of %s", bound.session.session_id)
+                sock.close()
+                continue
+            bound.protocols.append(protocol)
+            if bound.closed and protocol.transport is not None:
+                protocol.transport.close()
+        if not bound.closed:
+            a_rtp.out = b_rtp.transport if b_rtp.transport is not None else _NOWHERE
+            b_rtp.out = a_rtp.transport if a_rtp.transport is not None else _NOWHERE
+
+    # -- the inactivity timer -------------------------------------------------------------
+    def _rearm(self) -> None:
+        deadline = self.core.get_timer()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        try:
+            self.core.handle_timer(self.loop.time())
+        except Exception:
+            log.exception("internal error in the media inactivity timer")
+        handler = self._handler
+        for event in self.core.drain():
+            if handler is None:
+                log.info("media event with no handler: %s", event)
+                continue
+            try:
+                handler(event)
+            except Exception:
+                log.exception("media event handler failed on %s", event)
+        self._rearm()

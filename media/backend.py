@@ -1,0 +1,147 @@
+"""The media seam: what the switch asks of whatever anchors a call's media.
+
+The B2BUA never touches sockets, ports or RTP. It talks to a `MediaBackend`, which
+today is the relay embedded in this process (`media.aio.relay.RelayBackend`) and may
+later be a remote media server (rtpengine over its ng control protocol) when one
+machine is not enough. So nothing in `switch/` may assume media is in-process: it
+only sees the addresses to put in SDP, declares what signalling negotiated, and gets
+events back.
+
+A relay session is one call's media: two legs, `"a"` (towards the caller) and `"b"`
+(towards the callee). Each leg has its own local RTP/RTCP ports on the switch; what
+arrives on leg A's port is sent out of leg B's port to phone B, and vice versa.
+
+Life of a session, as the B2BUA drives it::
+
+    INVITE from A (offer)   a, b = backend.allocate(call_id)
+                            # offer to B carries b.host / b.rtp_port
+    200 from B (answer)     backend.update(call_id, "b", remote=B's c=/m= address,
+                                           pt_map=..., hold=B's direction is not sendrecv)
+                            backend.update(call_id, "a", remote=A's c=/m= address, ...)
+                            # answer to A carries a.host / a.rtp_port
+    re-INVITE (either way)  backend.update(...) for the leg(s) whose SDP changed
+    BYE / CANCEL / failure  stats = backend.delete(call_id)
+    MediaTimeout event      the B2BUA decides (normally: hang up, then delete)
+
+Every call is synchronous and returns at once: the B2BUA core is sans-I/O and calls the
+seam from inside its SDP handling. The embedded relay binds its sockets synchronously;
+a remote backend would have to keep that promise (a local control socket with a short
+timeout, or pre-allocated port blocks).
+
+`update()` is declarative: each call states the complete current media state of one
+leg as its latest SDP describes it; omitted arguments take their defaults, they do not
+"keep the previous value".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+LegName = Literal["a", "b"]
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegAddress:
+    """Where a phone must send its media: put `host` in c= and `rtp_port` in m=."""
+
+    host: str
+    rtp_port: int
+    rtcp_port: int  # always rtp_port + 1 here; a=rtcp is only needed if that ever changes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaTimeout:
+    """No RTP arrived on either leg of a session for `idle_s` seconds (not on hold).
+
+    Reported once per silent period: if media resumes and stops again, it comes again.
+    """
+
+    session_id: str
+    idle_s: float
+
+
+MediaEvent = MediaTimeout  # the union grows as the media layer does (DTMF, playback…)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegStats:
+    """Counters of one leg, seen from the switch: "in" came from this leg's phone."""
+
+    packets_in: int  # RTP datagrams received on the leg's RTP port, dropped ones included
+    bytes_in: int
+    packets_out: int  # RTP datagrams relayed to this leg's phone
+    bytes_out: int
+    drops: Mapping[str, int] = field(default_factory=dict)  # reason -> datagrams
+    remote: Address | None = None  # the latched address (where this phone really is)
+    rtcp_packets: int = 0  # RTCP compounds received from the phone (terminated here)
+    # From the phone's latest RTCP reports (None until it sent one):
+    sent_packets: int | None = None  # from its SR: packets it says it sent
+    loss_fraction: float | None = None  # of the stream it receives from the switch
+    cumulative_lost: int | None = None
+    jitter_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionStats:
+    session_id: str
+    a: LegStats
+    b: LegStats
+
+
+class MediaBackend(Protocol):
+    """What the switch needs from a media relay. All methods return without waiting."""
+
+    def allocate(self, session_id: str) -> tuple[LegAddress, LegAddress]:
+        """Create a session: local addresses for leg A and leg B, in that order.
+
+        The inactivity clock starts now. Raises `media.errors.PortsExhausted` when no
+        ports are left (answer 503), `media.errors.MediaError` if `session_id` exists.
+        """
+        ...
+
+    def update(
+        self,
+        session_id: str,
+        leg: LegName,
+        *,
+        remote: Address | None,
+        pt_map: Mapping[int, int] | None = None,
+        hold: bool = False,
+        clock_rate: int = 8000,
+    ) -> None:
+        """Declare what that leg's latest SDP says.
+
+        remote: the phone's RTP address from its c=/m= lines (None if it gave none or
+            said 0.0.0.0). Media is sent there until the phone's own packets reveal
+            where it really is (NAT); a changed address lets the relay re-learn it.
+        pt_map: payload-type translation for packets sent *to* this leg, input PT ->
+            this leg's PT (e.g. {101: 96} when this phone numbers telephone-event 96
+            and the other side 101). Unmapped PTs pass unchanged. None: no translation.
+        hold: this leg's media is on hold or inactive (a=sendonly/recvonly/inactive):
+            the inactivity timeout is suspended while either leg is held. Whatever
+            still arrives is relayed.
+        clock_rate: RTP clock of the codec sent to this leg (from a=rtpmap), used only
+            to advance timestamps across a stream change.
+
+        Restarts the inactivity clock. Raises `media.errors.UnknownSession`.
+        """
+        ...
+
+    def delete(self, session_id: str) -> SessionStats | None:
+        """End a session, free its ports; its final counters. None if unknown."""
+        ...
+
+    def stats(self, session_id: str) -> SessionStats | None:
+        """Current counters of a session without ending it; None if unknown."""
+        ...
+
+    def set_event_handler(self, handler: Callable[[MediaEvent], None] | None) -> None:
+        """Receive `MediaEvent`s (today `MediaTimeout`) as they happen, on the event loop."""
+        ...
+
+    def close(self) -> None:
+        """Delete every session and stop."""
+        ...

@@ -1,0 +1,523 @@
+"""The RTP relay core, sans-I/O: where each packet goes and how its header is rewritten.
+
+Theory of operation
+-------------------
+A `RelaySession` anchors one call's media on the switch. It has two `Leg`s, ``a``
+(the caller's phone) and ``b`` (the callee's). Each leg owns a local RTP port and the
+RTCP port above it, knows the *expected* remote its phone's SDP named (updated by
+re-INVITEs) and the *latched* remote its phone's packets really come from. An RTP
+packet that arrives on leg A's port leaves through leg B's port towards B's phone, and
+vice versa; the asyncio layer does the socket work, this module only decides.
+
+Where packets go: packets received on a leg go to the peer's latched address if the
+peer has sent anything, else to the peer's expected address, else nowhere (dropped and
+counted as ``no_destination``). This is symmetric RTP (RFC 4961): phones receive
+where they send from, which is what makes phones behind NAT work.
+
+Latching (which source a leg accepts), in order:
+
+1. First packet: while nothing is latched, the first valid RTP packet latches its
+   source, whatever the SDP said (behind NAT the SDP address is a private one).
+2. Re-INVITE window: `update()` with a *changed* remote (the previous one was known
+   and differs) opens a window of ``relatch_window`` seconds in which the first valid
+   packet from any other source latches at once (the phone moved, or the leg now goes
+   to another phone). Packets from the old source keep flowing until then.
+3. Takeover after silence: otherwise a new source is accepted only when the latched
+   source has sent nothing for ``relatch_silence`` seconds *and* the new source has
+   sent ``relatch_packets`` valid packets in a row (no other new source between them).
+   This recovers NAT rebinding and phones that change port without signalling, in
+   about ``relatch_silence`` seconds.
+
+Everything else from a non-latched source is dropped (``source``). A one-off spoofed
+packet therefore never moves a latch: it would have to arrive in the few seconds after
+a re-INVITE before the phone's own first packet, or keep coming while the phone is
+silent (on hold without RTP). Malformed packets never count towards latching.
+
+Header rewriting: each output direction has one SSRC, the SSRC of the first stream
+it carried (so most calls are relayed byte for byte: the fast path then returns the
+input buffer itself). When the input stream changes — a new SSRC, or a re-latch or
+`update()` after which the sequence number does not continue (RFC 3550 limits: more
+than 3000 ahead or 100 behind) — offsets are computed once so that the first packet of
+the new stream gets the next sequence number after the last one sent and a timestamp
+advanced by the elapsed time at the receiving leg's clock rate. From then on every
+packet gets ``seq + seq_off`` and ``ts + ts_off`` (mod 2^16 / 2^32), the direction's
+SSRC, and byte 1 through a 256-entry table that keeps the marker bit and translates
+the payload type (`update(pt_map=...)`, e.g. telephone-event 101 -> 96).
+
+The per-packet path (`Leg.rtp`) is a few comparisons: the packet's SSRC bytes against
+the armed stream, the source against the latch, byte 0 against 0x80 (version 2, no
+padding, extension or CSRCs), the size, then a table lookup; then either the input is
+returned as is or copied into a bytearray with one `struct.pack_into`. Anything else
+takes the slow path (`_rtp_slow`), which validates fully, applies the latching rules,
+computes offsets and re-arms the fast path.
+
+Hostile input — fewer than 12 bytes, version not 2, CSRC list, extension or padding
+past the end, more than ``max_packet_bytes`` — is dropped and counted by reason; no
+input makes this module raise (property-tested).
+
+RTCP is terminated, not forwarded: the SSRCs and sequence numbers the phones would
+report on are rewritten here, so their reports would be wrong on the other side, and
+the phones get by without RTCP from the far end. Compound packets are read loosely
+(SR sender counts; report blocks: loss fraction, cumulative loss, jitter) for per-leg
+statistics. RTCP multiplexed on the RTP port (RFC 5761) is recognised and treated the
+same way. The relay sends no RTCP of its own.
+
+Inactivity: `get_timer()` / `handle_timer(now)` produce `MediaTimeout(session_id,
+idle_s)` when no RTP was accepted from either leg for ``inactivity_timeout`` seconds
+since the last packet or the last `create`/`update`, unless a leg is on hold. The
+per-packet path only stores the arrival time on the leg; `get_timer()` is therefore a
+lower bound (it may be early, never late): when it fires, `handle_timer` scans the
+sessions, reports those whose real deadline passed, and computes the next one exactly.
+A timed-out session is reported once per silent period.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from media.backend import Address, LegName, LegStats, MediaEvent, MediaTimeout, SessionStats
+from media.errors import MediaError, UnknownSession
+from media.rtp import MAX_PACKET_BYTES, is_rtcp, parse_rtcp, rtp_problem
+
+SOURCE = "source"  # from an address the leg has not latched
+NO_DESTINATION = "no_destination"  # the other phone's address is not known yet
+RTCP_SOURCE = "rtcp_source"  # RTCP from a host other than the latched phone's
+RTCP_MALFORMED = "rtcp_malformed"
+
+_SEQ_TS = struct.Struct("!HI")  # sequence number and timestamp, at offset 2
+_REWRITE = struct.Struct("!BHII")  # byte 1 (marker | PT), seq, ts, SSRC, at offset 1
+PASS = 256  # byte-1 table entry: relay the packet unchanged
+_DISARMED: tuple[bytes, ...] = ()  # `startswith(())` is always False: fast path off
+MAX_DROPOUT = 3000  # RFC 3550 A.1: a jump further ahead starts a new stream
+MAX_MISORDER = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayConfig:
+    inactivity_timeout: float = 60.0
+    relatch_silence: float = 1.0
+    relatch_packets: int = 5
+    relatch_window: float = 5.0
+    max_packet_bytes: int = MAX_PACKET_BYTES
+
+
+_TABLES: dict[tuple[tuple[tuple[int, int], ...], bool], tuple[int, ...]] = {}
+
+
+def byte1_table(pt_map: tuple[tuple[int, int], ...], passthrough: bool) -> tuple[int, ...]:
+    """Output byte 1 for each input byte 1: marker kept, PT mapped; PASS if unchanged
+    and the stream needs no other rewriting; -1 for RTCP packet types (RFC 5761)."""
+    key = (pt_map, passthrough)
+    table = _TABLES.get(key)
+    if table is None:
+        mapping = dict(pt_map)
+        entries = []
+        for byte in range(256):
+            if 192 <= byte <= 223:
+                entries.append(-1)
+                continue
+            out = (byte & 0x80) | mapping.get(byte & 0x7F, byte & 0x7F)
+            entries.append(PASS if passthrough and out == byte else out)
+        table = tuple(entries)
+        if len(_TABLES) >= 1024:
+            _TABLES.clear()
+        _TABLES[key] = table
+    return table
+
+
+class Leg:
+    """One side of a session: the switch's ports towards one phone, and the stream
+    that comes in from that phone (and goes out through the peer leg)."""
+
+    __slots__ = (
+        # read on every packet
+        "fast_ssrc", "latched", "max_bytes", "b1map", "seq_off", "ts_off", "out_ssrc",
+        "last_seen", "last_out", "packets", "octets", "forward_to",
+        # stream changes and signalling
+        "name", "session_id", "peer", "config", "rtp_port", "rtcp_port", "expected",
+        "hold", "clock_rate", "pt_out", "stream_ssrc", "out_ssrc_bytes", "resync",
+        "passthrough", "relatch_until", "candidate", "candidate_count", "latches",
+        "streams", "drops", "drop_octets", "rtcp_drops",
+        # RTCP from this leg's phone
+        "rtcp_remote", "rtcp_packets", "sent_packets", "loss_fraction", "cumulative_lost",
+        "jitter",
+    )
+
+    def __init__(
+        self, name: LegName, session_id: str, ports: tuple[int, int], config: RelayConfig,
+        now: float,
+    ) -> None:
+        self.fast_ssrc: bytes | tuple[bytes, ...] = _DISARMED
+        self.latched: Any = None  # the source address exactly as the socket reports it
+        self.max_bytes = config.max_packet_bytes
+        self.passthrough = True
+        self.pt_out: tuple[tuple[int, int], ...] = ()  # the peer's pt_map
+        self.b1map = byte1_table(self.pt_out, self.passthrough)
+        self.seq_off = 0
+        self.ts_off = 0
+        self.out_ssrc = 0
+        self.out_ssrc_bytes: bytes | None = None
+        self.last_seen = now
+        self.last_out: bytes | bytearray | None = None
+        self.packets = 0  # relayed to the peer
+        self.octets = 0
+        self.forward_to: Any = None  # where packets received here go: the peer's phone
+        self.name = name
+        self.session_id = session_id
+        self.peer = self
+        self.config = config
+        self.rtp_port, self.rtcp_port = ports
+        self.expected: Address | None = None
+        self.hold = False
+        self.clock_rate = 8000  # of the stream sent to this leg's phone
+        self.stream_ssrc: bytes | None = None
+        self.resync = False
+        self.relatch_until = -math.inf
+        self.candidate: Any = None
+        self.candidate_count = 0
+        self.latches = 0
+        self.streams = 0
+        self.drops: dict[str, int] = {}
+        self.drop_octets = 0
+        self.rtcp_drops: dict[str, int] = {}
+        self.rtcp_remote: Any = None
+        self.rtcp_packets = 0
+        self.sent_packets: int | None = None
+        self.loss_fraction: float | None = None
+        self.cumulative_lost: int | None = None
+        self.jitter: int | None = None
+
+    # -- the per-packet path ------------------------------------------------------------
+    def rtp(self, data: bytes, addr: Any, now: float) -> bytes | bytearray | None:
+        """An RTP datagram from `addr` arrived on this leg's RTP port at `now`.
+
+        Returns the datagram to send to `self.forward_to` through the peer leg's RTP
+        port, or None (dropped and counted, or RTCP terminated).
+        """
+        if (
+            data.startswith(self.fast_ssrc, 8)
+            and addr == self.latched
+            and data[0] == 0x80
+            and len(data) <= self.max_bytes
+        ):
+            b1 = self.b1map[data[1]]
+            if b1 == PASS:
+                self.last_seen = now
+                self.last_out = data
+                self.packets += 1
+                self.octets += len(data)
+                return data
+            if b1 >= 0:
+                seq, ts = _SEQ_TS.unpack_from(data, 2)
+                out = bytearray(data)
+                _REWRITE.pack_into(
+                    out, 1, b1, (seq + self.seq_off) & 0xFFFF,
+                    (ts + self.ts_off) & 0xFFFFFFFF, self.out_ssrc,
+                )
+                self.last_seen = now
+                self.last_out = out
+                self.packets += 1
+                self.octets += len(data)
+                return out
+        return self._rtp_slow(data, addr, now)
+
+    def _rtp_slow(self, data: bytes, addr: Any, now: float) -> bytes | bytearray | None:
+        if is_rtcp(data):  # multiplexed on the RTP port (RFC 5761)
+            self.rtcp(data, addr, now)
+            return None
+        problem = rtp_problem(data, self.max_bytes)
+        if problem is not None:
+            self._drop(problem, data)
+            return None
+        if addr != self.latched and not self._admit(addr, now):
+            self._drop(SOURCE, data)
+            return None
+        ssrc = data[8:12]
+        if ssrc != self.stream_ssrc or self.resync:
+            self._new_stream(data, ssrc, now)
+        self.last_seen = now
+        if self.forward_to is None:
+            self.fast_ssrc = _DISARMED
+            self._drop(NO_DESTINATION, data)
+            return None
+        self.fast_ssrc = ssrc
+        b1 = self.b1map[data[1]]
+        out: bytes | bytearray
+        if b1 == PASS:
+            out = data
+        else:
+            seq, ts = _SEQ_TS.unpack_from(data, 2)
+            out = bytearray(data)
+            _REWRITE.pack_into(
+                out, 1, b1, (seq + self.seq_off) & 0xFFFF, (ts + self.ts_off) & 0xFFFFFFFF,
+                self.out_ssrc,
+            )
+        self.last_out = out
+        self.packets += 1
+        self.octets += len(data)
+        return out
+
+    def _drop(self, reason: str, data: bytes) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+        self.drop_octets += len(data)
+
+    def _drop_rtcp(self, reason: str) -> None:
+        self.rtcp_drops[reason] = self.rtcp_drops.get(reason, 0) + 1
+
+    def _admit(self, addr: Any, now: float) -> bool:
+        """The latching rules (module docstring): may `addr` become the latched source?"""
+        if self.latched is None or now < self.relatch_until:
+            self._latch(addr)
+            return True
+        if addr == self.candidate:
+            self.candidate_count += 1
+        else:
+            self.candidate = addr
+            self.candidate_count = 1
+        config = self.config
+        if (self.candidate_count >= config.relatch_packets
+                and now - self.last_seen >= config.relatch_silence):
+            self._latch(addr)
+            return True
+        return False
+
+    def _latch(self, addr: Any) -> None:
+        self.latched = addr
+        self.candidate = None
+        self.candidate_count = 0
+        self.relatch_until = -math.inf
+        self.latches += 1
+        self._resync()
+        self.peer.forward_to = addr
+
+    def _resync(self) -> None:
+        """Check the next packet for a stream restart before relaying on the fast path."""
+        self.resync = True
+        self.fast_ssrc = _DISARMED
+
+    def _new_stream(self, data: bytes, ssrc: bytes, now: float) -> None:
+        seq, ts = _SEQ_TS.unpack_from(data, 2)
+        last = self.last_out
+        if self.out_ssrc_bytes is None:  # the direction's first stream: relayed as is
+            self.out_ssrc_bytes = ssrc
+            self.out_ssrc = int.from_bytes(ssrc, "big")
+            self.seq_off = self.ts_off = 0
+            self.streams = 1
+        elif last is not None:
+            last_seq, last_ts = _SEQ_TS.unpack_from(last, 2)
+            ahead = (seq + self.seq_off - last_seq) & 0xFFFF
+            continues = ssrc == self.stream_ssrc and (
+                ahead <= MAX_DROPOUT or ahead >= 0x10000 - MAX_MISORDER
+            )
+            if not continues:
+                gap = max(1, round((now - self.last_seen) * self.peer.clock_rate))
+                self.seq_off = (last_seq + 1 - seq) & 0xFFFF
+                self.ts_off = (last_ts + gap - ts) & 0xFFFFFFFF
+                self.streams += 1
+        self.stream_ssrc = ssrc
+        self.resync = False
+        passthrough = ssrc == self.out_ssrc_bytes and self.seq_off == 0 and self.ts_off == 0
+        if passthrough != self.passthrough:
+            self.passthrough = passthrough
+            self.b1map = byte1_table(self.pt_out, passthrough)
+
+    # -- RTCP -----------------------------------------------------------------------------
+    def rtcp(self, data: bytes, addr: Any, now: float) -> None:
+        """An RTCP datagram arrived from `addr`: read it for statistics, never relay it."""
+        latched = self.latched
+        if latched is not None and addr[0] != latched[0]:
+            self._drop_rtcp(RTCP_SOURCE)
+            return
+        report = parse_rtcp(data)
+        if report is None:
+            self._drop_rtcp(RTCP_MALFORMED)
+            return
+        self.rtcp_remote = addr
+        self.rtcp_packets += 1
+        if report.sender_packets is not None:
+            self.sent_packets = report.sender_packets
+        if report.blocks:
+            ours = self.peer.out_ssrc  # the SSRC this phone receives from the switch
+            block = next((b for b in report.blocks if b.ssrc == ours), report.blocks[0])
+            self.loss_fraction = block.fraction_lost
+            self.cumulative_lost = block.cumulative_lost
+            self.jitter = block.jitter
+
+    # -- signalling -----------------------------------------------------------------------
+    def _update(
+        self, remote: Address | None, pt_map: tuple[tuple[int, int], ...], hold: bool,
+        clock_rate: int, now: float,
+    ) -> None:
+        previous = self.expected
+        self.expected = remote
+        if (remote is not None and previous is not None and remote != previous
+                and self.latched is not None and tuple(self.latched[:2]) != remote):
+            self.relatch_until = now + self.config.relatch_window
+        self._resync()  # a re-INVITE is when phones restart their streams
+        self.hold = hold
+        self.clock_rate = clock_rate
+        peer = self.peer
+        if peer.pt_out != pt_map:
+            peer.pt_out = pt_map
+            peer.b1map = byte1_table(pt_map, peer.passthrough)
+        if self.latched is None:
+            peer.forward_to = remote
+            if remote is None:
+                peer.fast_ssrc = _DISARMED
+
+    def stats(self) -> LegStats:
+        jitter_ms = None if self.jitter is None else 1000.0 * self.jitter / self.clock_rate
+        return LegStats(
+            packets_in=self.packets + sum(self.drops.values()),
+            bytes_in=self.octets + self.drop_octets,
+            packets_out=self.peer.packets,
+            bytes_out=self.peer.octets,
+            drops={**self.drops, **self.rtcp_drops},
+            remote=None if self.latched is None else (self.latched[0], self.latched[1]),
+            rtcp_packets=self.rtcp_packets,
+            sent_packets=self.sent_packets,
+            loss_fraction=self.loss_fraction,
+            cumulative_lost=self.cumulative_lost,
+            jitter_ms=jitter_ms,
+        )
+
+
+class RelaySession:
+    __slots__ = ("session_id", "a", "b", "since", "reported", "recheck")
+
+    def __init__(
+        self, session_id: str, a_ports: tuple[int, int], b_ports: tuple[int, int],
+        config: RelayConfig, now: float,
+    ) -> None:
+        self.session_id = session_id
+        self.a = Leg("a", session_id, a_ports, config, now)
+        self.b = Leg("b", session_id, b_ports, config, now)
+        self.a.peer, self.b.peer = self.b, self.a
+        self.since = now  # the last create/update: floor of the activity time
+        self.reported = -math.inf  # activity time of the last MediaTimeout
+        self.recheck = math.inf
+
+    def leg(self, name: LegName) -> Leg:
+        if name == "a":
+            return self.a
+        if name == "b":
+            return self.b
+        raise MediaError(f"no leg {name!r}: legs are 'a' and 'b'")
+
+    @property
+    def held(self) -> bool:
+        return self.a.hold or self.b.hold
+
+    def activity(self) -> float:
+        """When RTP was last accepted from either leg (or the session last signalled)."""
+        return max(self.since, self.a.last_seen, self.b.last_seen)
+
+    def deadline(self, timeout: float) -> float | None:
+        if self.held:
+            return None
+        activity = self.activity()
+        if activity > self.reported:
+            return activity + timeout
+        return self.recheck  # reported already: look again later for renewed activity
+
+    def stats(self) -> SessionStats:
+        return SessionStats(session_id=self.session_id, a=self.a.stats(), b=self.b.stats())
+
+
+class RelayCore:
+    """All relay sessions of the process, their timers and their events."""
+
+    def __init__(self, config: RelayConfig | None = None) -> None:
+        self.config = config or RelayConfig()
+        self.sessions: dict[str, RelaySession] = {}
+        self._deadline: float | None = None  # a lower bound of the earliest real deadline
+        self._events: list[MediaEvent] = []
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self.sessions
+
+    def create(
+        self, session_id: str, now: float, *, a_ports: tuple[int, int],
+        b_ports: tuple[int, int],
+    ) -> RelaySession:
+        if session_id in self.sessions:
+            raise MediaError(f"media session {session_id!r} exists already")
+        session = RelaySession(session_id, a_ports, b_ports, self.config, now)
+        self.sessions[session_id] = session
+        self._lower(now + self.config.inactivity_timeout)
+        return session
+
+    def get(self, session_id: str) -> RelaySession:
+        try:
+            return self.sessions[session_id]
+        except KeyError:
+            raise UnknownSession(f"no media session {session_id!r}") from None
+
+    def update(
+        self, session_id: str, leg: LegName, now: float, *, remote: Address | None,
+        pt_map: Mapping[int, int] | None = None, hold: bool = False, clock_rate: int = 8000,
+    ) -> None:
+        """Apply one leg's negotiated state (see `MediaBackend.update`)."""
+        session = self.get(session_id)
+        target = session.leg(leg)
+        pairs = tuple(sorted((pt_map or {}).items()))
+        for pt_in, pt_out in pairs:
+            if not (0 <= pt_in <= 127 and 0 <= pt_out <= 127):
+                raise MediaError(f"payload types must be 0-127, got {pt_in}->{pt_out}")
+        if clock_rate <= 0:
+            raise MediaError(f"clock rate must be positive, got {clock_rate}")
+        if remote is not None:
+            remote = (str(remote[0]), int(remote[1]))
+        target._update(remote, tuple(p for p in pairs if p[0] != p[1]), hold, clock_rate, now)
+        session.since = max(session.since, now)
+        if not session.held:
+            self._lower(now + self.config.inactivity_timeout)
+
+    def delete(self, session_id: str) -> SessionStats | None:
+        session = self.sessions.pop(session_id, None)
+        return None if session is None else session.stats()
+
+    def stats(self, session_id: str) -> SessionStats | None:
+        session = self.sessions.get(session_id)
+        return None if session is None else session.stats()
+
+    # -- timers and events ----------------------------------------------------------------
+    def _lower(self, deadline: float) -> None:
+        if self._deadline is None or deadline < self._deadline:
+            self._deadline = deadline
+
+    def get_timer(self) -> float | None:
+        """When to call `handle_timer` next (possibly early, never late); None: idle."""
+        return self._deadline
+
+    def handle_timer(self, now: float) -> None:
+        if self._deadline is None or now < self._deadline:
+            return
+        timeout = self.config.inactivity_timeout
+        earliest: float | None = None
+        for session in self.sessions.values():
+            deadline = session.deadline(timeout)
+            if deadline is None:
+                continue
+            if deadline <= now:
+                activity = session.activity()
+                if activity > session.reported:
+                    self._events.append(
+                        MediaTimeout(session_id=session.session_id, idle_s=now - activity)
+                    )
+                    session.reported = activity
+                session.recheck = deadline = now + timeout
+            if earliest is None or deadline < earliest:
+                earliest = deadline
+        self._deadline = earliest
+
+    def drain(self) -> list[MediaEvent]:
+        events, self._events = self._events, []
+        return events

@@ -1,0 +1,149 @@
+"""The SDP side of a B2BUA call: offer/answer across the legs, media through the relay.
+
+Joins `switch.sdp` (pure offer/answer) and the `MediaBackend` seam (today the relay in
+this process, later possibly rtpengine). For each call it keeps the two legs' relay
+addresses, their o= lines and the last descriptions, and tells the backend what each
+leg's latest SDP says (remote address, payload-type map, hold) after every exchange.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from media.backend import LegAddress, LegName, MediaBackend
+from media.errors import MediaError, PortsExhausted
+from switch.calls import Call, SdpRejected
+from switch.sdp import (
+    DEFAULT_CODECS,
+    OriginState,
+    RelayAddress,
+    SdpError,
+    SessionDescription,
+    build_answer,
+    build_offer,
+    parse_sdp,
+    payload_map,
+)
+
+log = logging.getLogger("switch.media")
+_session_ids = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
+@dataclass(slots=True)
+class _CallSdp:
+    a: LegAddress
+    b: LegAddress
+    a_origin: OriginState
+    b_origin: OriginState
+    offer: SessionDescription  # the offer being answered (from whichever leg)
+    sent: SessionDescription  # what the switch offered to the other leg for it
+
+
+class CallMedia:
+    """Implements `switch.calls.SdpPlanner` on a `MediaBackend`."""
+
+    def __init__(self, backend: MediaBackend, codecs: Sequence[str] = DEFAULT_CODECS) -> None:
+        self.backend = backend
+        self.codecs = tuple(codecs)
+
+    def _state(self, call: Call) -> _CallSdp:
+        state = call.media.get("sdp")
+        assert isinstance(state, _CallSdp), "offer_to_callee must come first"
+        return state
+
+    def offer_to_callee(self, call: Call, offer: bytes) -> bytes:
+        received = _parse(offer)
+        try:
+            a, b = self.backend.allocate(call.call_id)
+        except PortsExhausted as exc:
+            raise SdpRejected(f"no media ports left: {exc}", 503) from None
+        except MediaError as exc:
+            raise SdpRejected(f"media: {exc}", 500) from None
+        state = _CallSdp(
+            a=a, b=b,
+            a_origin=OriginState(session_id=next(_session_ids), address=a.host),
+            b_origin=OriginState(session_id=next(_session_ids), address=b.host),
+            offer=received, sent=received,
+        )
+        call.media["sdp"] = state
+        try:
+            sent = build_offer(received, relay=RelayAddress(b.host, b.rtp_port),
+                               origin=state.b_origin.next(), codecs=self.codecs)
+        except SdpError as exc:
+            self.release(call)
+            raise SdpRejected(str(exc), exc.status) from None
+        state.sent = sent
+        return sent.to_bytes()
+
+    def answer_to_caller(self, call: Call, answer: bytes) -> bytes:
+        return self._answer(call, from_caller=True, answer=answer)
+
+    def reoffer(self, call: Call, from_caller: bool, offer: bytes) -> bytes:
+        state = self._state(call)
+        received = _parse(offer)
+        other = state.b if from_caller else state.a
+        origin = state.b_origin if from_caller else state.a_origin
+        try:
+            sent = build_offer(received, relay=RelayAddress(other.host, other.rtp_port),
+                               origin=origin.next(), codecs=self.codecs)
+        except SdpError as exc:
+            raise SdpRejected(str(exc), exc.status) from None
+        state.offer, state.sent = received, sent
+        return sent.to_bytes()
+
+    def reanswer(self, call: Call, from_caller: bool, answer: bytes) -> bytes:
+        return self._answer(call, from_caller=from_caller, answer=answer)
+
+    def _answer(self, call: Call, *, from_caller: bool, answer: bytes) -> bytes:
+        """The other leg answered the offer made for the `from_caller` side."""
+        state = self._state(call)
+        answered = _parse(answer)
+        mine = state.a if from_caller else state.b
+        origin = state.a_origin if from_caller else state.b_origin
+        try:
+            reply = build_answer(state.offer, state.sent, answered,
+                                 relay=RelayAddress(mine.host, mine.rtp_port),
+                                 origin=origin.next())
+        except SdpError as exc:
+            raise SdpRejected(str(exc), exc.status) from None
+        if from_caller:  # A offered: A got `reply`, sent `offer`; B got `sent`, answered
+            a_local, a_remote, b_local, b_remote = reply, state.offer, state.sent, answered
+        else:
+            a_local, a_remote, b_local, b_remote = state.sent, answered, reply, state.offer
+        pt = payload_map(a_local, a_remote, b_local, b_remote)
+        try:
+            self._declare(call.call_id, "a", a_remote, pt.b_to_a)
+            self._declare(call.call_id, "b", b_remote, pt.a_to_b)
+        except MediaError as exc:
+            raise SdpRejected(f"media: {exc}", 500) from None
+        return reply.to_bytes()
+
+    def _declare(self, session_id: str, leg: LegName, remote_sdp: SessionDescription,
+                 pt_map: Mapping[int, int]) -> None:
+        audio = remote_sdp.audio()
+        self.backend.update(
+            session_id, leg,
+            remote=remote_sdp.audio_target(),
+            pt_map=pt_map or None,
+            hold=audio is not None and remote_sdp.is_held(audio),
+        )
+
+    def release(self, call: Call) -> None:
+        if "sdp" in call.media:
+            stats = self.backend.delete(call.call_id)
+            call.media.clear()
+            if stats is not None:
+                log.debug("call %s media: A in %d out %d, B in %d out %d", call.call_id,
+                          stats.a.packets_in, stats.a.packets_out, stats.b.packets_in,
+                          stats.b.packets_out)
+
+
+def _parse(body: bytes) -> SessionDescription:
+    try:
+        return parse_sdp(body)
+    except SdpError as exc:
+        raise SdpRejected(f"malformed SDP: {exc}", exc.status) from None

@@ -1,0 +1,250 @@
+"""The asyncio relay in-process on 127.0.0.1, under uvloop and plain asyncio.
+
+Two UDP sockets play phone A and phone B. Every wait is bounded (generous limits, so
+a slow machine makes a test slower, never flaky); nothing asserts on elapsed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import uvloop
+
+from media.aio import RelayBackend
+from media.backend import LegAddress, MediaEvent, MediaTimeout
+from media.errors import PortsExhausted
+from media.ports import PortAllocator
+from media.relay import RelayConfig
+
+HOST = "127.0.0.1"
+WAIT = 5.0  # seconds: the bound on every wait
+PAYLOAD = bytes(160)
+
+
+def rtp(seq: int, ts: int, ssrc: int, pt: int = 0, marker: bool = False) -> bytes:
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq, ts, ssrc) + PAYLOAD
+
+
+def fields(packet: bytes) -> tuple[bool, int, int, int, int]:
+    _, second, seq, ts, ssrc = struct.unpack_from("!BBHII", packet)
+    return bool(second & 0x80), second & 0x7F, seq, ts, ssrc
+
+
+def run(loop_kind: str, main: Callable[[], Awaitable[None]]) -> None:
+    factory = uvloop.new_event_loop if loop_kind == "uvloop" else None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(asyncio.wait_for(main(), 60))
+
+
+class Phone(asyncio.DatagramProtocol):
+    """A UDP socket that records what it receives, and from where."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[bytes, tuple[str, int]]] = asyncio.Queue()
+        self.transport: Any = None
+        self.addr: tuple[str, int] = ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.addr = transport.get_extra_info("sockname")[:2]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.queue.put_nowait((data, (addr[0], addr[1])))
+
+    def send(self, data: bytes, leg: LegAddress) -> None:
+        self.transport.sendto(data, (leg.host, leg.rtp_port))
+
+    async def receive(self) -> tuple[bytes, tuple[str, int]]:
+        return await asyncio.wait_for(self.queue.get(), WAIT)
+
+    async def nothing_more(self) -> bool:
+        """True if nothing is queued after the relay had time to forward (bounded)."""
+        await asyncio.sleep(0.05)
+        return self.queue.empty()
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+async def phone() -> Phone:
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_datagram_endpoint(Phone, local_addr=(HOST, 0))
+    return protocol
+
+
+@contextlib.contextmanager
+def free_range() -> Iterator[PortAllocator]:
+    """A range the OS is not using right now (pairs that are taken get skipped anyway)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((HOST, 0))
+        base = probe.getsockname()[1]
+    low = max(1024, min(base, 65000) - 400) & ~1
+    yield PortAllocator(low, low + 399)
+
+
+def test_media_flows_both_ways_with_headers_rewritten(loop_kind: str) -> None:
+    async def main() -> None:
+        with free_range() as ports:
+            backend = RelayBackend(HOST, ports=ports)
+            a_phone, b_phone = await phone(), await phone()
+            try:
+                a, b = backend.allocate("call-1")
+                assert a.host == b.host == HOST and a.rtp_port % 2 == 0
+                assert (a.rtcp_port, b.rtcp_port) == (a.rtp_port + 1, b.rtp_port + 1)
+                backend.update("call-1", "a", remote=a_phone.addr)
+                backend.update("call-1", "b", remote=b_phone.addr, pt_map={101: 96})
+                for i in range(5):
+                    a_phone.send(rtp(100 + i, 160 * i, 0xAAAA), a)
+                    data, source = await b_phone.receive()
+                    assert source == (HOST, b.rtp_port)  # from the switch's B-leg port
+                    assert fields(data) == (False, 0, 100 + i, 160 * i, 0xAAAA)
+                    assert data[12:] == PAYLOAD
+                for i in range(5):
+                    b_phone.send(rtp(7 + i, 0, 0xBBBB), b)
+                    data, source = await a_phone.receive()
+                    assert source == (HOST, a.rtp_port)
+                    assert fields(data)[2:] == (7 + i, 0, 0xBBBB)
+                # telephone-event: A numbers it 101, B 96; the marker is kept
+                a_phone.send(rtp(105, 800, 0xAAAA, pt=101, marker=True), a)
+                data, _ = await b_phone.receive()
+                assert fields(data) == (True, 96, 105, 800, 0xAAAA)
+                # a new input stream from A continues B's sequence and SSRC
+                a_phone.send(rtp(9000, 123456, 0x5555), a)
+                data, _ = await b_phone.receive()
+                marker, pt, seq, _ts, ssrc = fields(data)
+                assert (marker, pt, seq, ssrc) == (False, 0, 106, 0xAAAA)
+                # RTCP is terminated, and read
+                a_phone.transport.sendto(
+                    struct.pack("!BBHI", 0x80, 201, 1, 0xAAAA), (HOST, a.rtcp_port))
+                a_phone.send(b"\x00junk", a)
+                assert await b_phone.nothing_more()
+                stats = backend.delete("call-1")
+                assert stats is not None
+                assert stats.a.packets_out == 5 and stats.b.packets_out == 7
+                assert stats.a.packets_in == 8 and stats.a.drops == {"short": 1}
+                assert stats.a.remote == a_phone.addr
+                for _ in range(50):  # bounded: the RTCP datagram may still be in flight
+                    if stats.a.rtcp_packets:
+                        break
+                    await asyncio.sleep(0.01)
+                assert backend.delete("call-1") is None
+            finally:
+                backend.close()
+                a_phone.close()
+                b_phone.close()
+
+    run(loop_kind, main)
+
+
+def test_latching_to_another_source_port_and_reinvite(loop_kind: str) -> None:
+    async def main() -> None:
+        with free_range() as ports:
+            backend = RelayBackend(HOST, ports=ports)
+            sdp_a, nat_a, b_phone, moved_a = await phone(), await phone(), await phone(), \
+                await phone()
+            try:
+                a, b = backend.allocate("call-2")
+                backend.update("call-2", "a", remote=sdp_a.addr)  # what A's SDP says
+                backend.update("call-2", "b", remote=b_phone.addr)
+                # before A sends, B's media goes to A's SDP address
+                b_phone.send(rtp(1, 0, 0xBBBB), b)
+                data, _ = await sdp_a.receive()
+                assert fields(data)[2] == 1
+                # A really sends from another port (NAT): the relay latches it
+                nat_a.send(rtp(50, 8000, 0xAAAA), a)
+                data, _ = await b_phone.receive()
+                assert fields(data)[2:] == (50, 8000, 0xAAAA)
+                b_phone.send(rtp(2, 160, 0xBBBB), b)
+                data, source = await nat_a.receive()
+                assert fields(data)[2] == 2 and source == (HOST, a.rtp_port)
+                assert await sdp_a.nothing_more()
+                # a spoofed packet from elsewhere moves nothing
+                moved_a.send(rtp(1, 1, 0x6666), a)
+                assert await b_phone.nothing_more()
+                # re-INVITE: A moves; its first packet from the new place re-latches
+                backend.update("call-2", "a", remote=moved_a.addr)
+                moved_a.send(rtp(7, 70, 0x7777), a)
+                data, _ = await b_phone.receive()
+                marker, pt, seq, _ts, ssrc = fields(data)
+                assert (seq, ssrc) == (51, 0xAAAA)  # continuous for B
+                b_phone.send(rtp(3, 320, 0xBBBB), b)
+                data, _ = await moved_a.receive()
+                assert fields(data)[2] == 3
+                assert await nat_a.nothing_more()
+            finally:
+                backend.close()
+                for p in (sdp_a, nat_a, b_phone, moved_a):
+                    p.close()
+
+    run(loop_kind, main)
+
+
+def test_inactivity_event_fires(loop_kind: str) -> None:
+    async def main() -> None:
+        with free_range() as ports:
+            backend = RelayBackend(HOST, ports=ports,
+                                   config=RelayConfig(inactivity_timeout=0.2))
+            events: asyncio.Queue[MediaEvent] = asyncio.Queue()
+            backend.set_event_handler(events.put_nowait)
+            a_phone, b_phone = await phone(), await phone()
+            try:
+                a, b = backend.allocate("quiet")
+                backend.allocate("held")
+                backend.update("held", "a", remote=None, hold=True)
+                backend.update("quiet", "a", remote=a_phone.addr)
+                backend.update("quiet", "b", remote=b_phone.addr)
+                a_phone.send(rtp(1, 0, 0xAAAA), a)
+                await b_phone.receive()
+                event = await asyncio.wait_for(events.get(), WAIT)
+                assert isinstance(event, MediaTimeout)
+                assert event.session_id == "quiet" and event.idle_s >= 0.2
+                await asyncio.sleep(0.5)  # the held session does not time out
+                assert events.empty()
+                backend.delete("quiet")
+                backend.delete("held")
+            finally:
+                backend.close()
+                a_phone.close()
+                b_phone.close()
+
+    run(loop_kind, main)
+
+
+def test_busy_pairs_are_skipped_and_exhaustion_is_reported(loop_kind: str) -> None:
+    async def main() -> None:
+        with free_range() as ports:
+            small = PortAllocator(ports.low, ports.low + 7)  # 4 pairs: 2 sessions
+            blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                blocker.bind((HOST, small.low + 1))  # the first pair's RTCP port
+            except OSError:
+                blocker.close()
+                pytest.skip("port in use by another process")
+            backend = RelayBackend(HOST, ports=small)
+            try:
+                a, b = backend.allocate("one")
+                assert small.low not in (a.rtp_port, b.rtp_port)
+                with pytest.raises(PortsExhausted):
+                    backend.allocate("two")  # one pair left, and a session needs two
+                assert small.in_use == 2
+                backend.delete("one")
+                blocker.close()
+                await asyncio.sleep(0)  # let the transports close their sockets
+                for _ in range(100):  # bounded
+                    try:
+                        backend.allocate("three")
+                        break
+                    except PortsExhausted:
+                        await asyncio.sleep(0.01)
+                assert "three" in backend.core
+            finally:
+                blocker.close()
+                backend.close()
+
+    run(loop_kind, main)
