@@ -17,117 +17,42 @@ durable_bindings, users.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from sipp_common import SwitchUnderTest, free_port, percentile, read_rtts, read_stats, sipp
 
-REPO = Path(__file__).resolve().parents[1]
-SCENARIO = REPO / "tests" / "interop" / "scenarios" / "register_auth.xml"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pinned(cpu: int) -> list[str]:
-    ncpu = os.cpu_count() or 1
-    return ["taskset", "-c", str(cpu % ncpu)] if shutil.which("taskset") else []
-
-
-class SwitchUnderTest:
-    def __init__(self, workdir: Path, users: int) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.users = users
-        config = {
-            "sip": {"listen": [f"udp:127.0.0.1:{self.port}"], "domain": "example.test"},
-            "auth": {"algorithms": ["MD5"]},
-            "data_dir": str(workdir / "var"),
-            "log": {"level": "warning"},
-            "users": [{"extension": str(20000 + i), "password": f"pw-{i}"} for i in range(users)],
-        }
-        self.config_path = workdir / "switch.yaml"
-        self.config_path.write_text(yaml.safe_dump(config))
-        self.inf = workdir / "users.csv"
-        self.inf.write_text("SEQUENTIAL\n" + "".join(
-            f"{20000 + i};[authentication username={20000 + i} password=pw-{i}];example.test\n"
-            for i in range(users)
-        ))
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [*pinned(0), sys.executable, "-m", "switch", "--config", str(self.config_path)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + 30
-        for line in self.proc.stdout:
-            if line.startswith("switch ready") or time.monotonic() > deadline:
-                break
-        self._cpu0 = self.cpu_seconds()
-
-    def cpu_seconds(self) -> float:
-        assert self.proc is not None
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError):
-            return 0.0
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def durable_bindings(self) -> int:
-        import sqlite3
-
-        db = sqlite3.connect(self.workdir / "var" / "switch.db")
-        try:
-            return int(db.execute("SELECT count(*) FROM registrations").fetchone()[0])
-        finally:
-            db.close()
+SCENARIO = "register_auth.xml"
 
 
 def run_step(rate: int, duration: float, users: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-reg-") as tmp:
         workdir = Path(tmp)
-        switch = SwitchUnderTest(workdir, users)
+        accounts = [(str(20000 + i), f"pw-{i}") for i in range(users)]
+        switch = SwitchUnderTest(workdir, accounts)
+        inf = workdir / "users.csv"
+        inf.write_text("SEQUENTIAL\n" + "".join(
+            f"{ext};[authentication username={ext} password={pw}];example.test\n"
+            for ext, pw in accounts
+        ))
         switch.start()
         try:
             total = int(rate * duration)
-            args = [
-                *pinned(1), "sipp", "-sf", str(SCENARIO), "-inf", str(switch.inf),
-                "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(total),
-                "-l", str(max(rate, 100)), "-timeout", f"{int(duration + 30)}s", "-nostdin",
-                "-trace_stat", "-stf", "stat.csv", "-fd", "1", "-trace_rtt", "-rtt_freq", "1",
-                f"127.0.0.1:{switch.port}",
-            ]
             started = time.monotonic()
-            subprocess.run(args, cwd=workdir, capture_output=True, timeout=duration + 60)
+            sipp(SCENARIO, switch, workdir, "-inf", str(inf), "-p", str(free_port()),
+                 "-r", str(rate), "-m", str(total), "-l", str(max(rate, 100)),
+                 "-timeout", f"{int(duration + 30)}s", "-trace_stat", "-stf", "stat.csv",
+                 "-fd", "1", "-trace_rtt", "-rtt_freq", "1", timeout=duration + 60)
             elapsed = time.monotonic() - started
-            cpu = switch.cpu_seconds() - switch._cpu0
+            cpu = switch.cpu_share()
             stats = read_stats(workdir / "stat.csv")
             rtts = read_rtts(workdir)
-            durable = switch.durable_bindings()
+            durable = int(switch.query("SELECT count(*) FROM registrations")[0][0])  # type: ignore[call-overload]
         finally:
             switch.stop()
     ok, failed = stats["SuccessfulCall(C)"], stats["FailedCall(C)"]
@@ -139,58 +64,10 @@ def run_step(rate: int, duration: float, users: int) -> dict[str, float]:
         "retransmit_ratio": stats["Retransmissions(C)"] / max(1.0, 2 * (ok + failed)),
         "p99_ms": percentile(rtts, 99),
         "p50_ms": percentile(rtts, 50),
-        "switch_cpu_ratio": cpu / elapsed,
+        "switch_cpu_ratio": cpu,
         "durable_bindings": durable,
         "expected_bindings": min(users, total),
     }
-
-
-def read_stats(path: Path) -> dict[str, float]:
-    with path.open() as f:
-        rows = list(csv.reader(f, delimiter=";"))
-    header, last = rows[0], rows[-1]
-    wanted = ("SuccessfulCall(C)", "FailedCall(C)", "Retransmissions(C)")
-    stats = {key: float(last[header.index(key)]) for key in wanted}
-    # Steady-state rate: the per-second periodic rows, without the ramp-up second and
-    # the draining tail (which only waits for the last answers).
-    ok_p, elapsed_p = header.index("SuccessfulCall(P)"), header.index("ElapsedTime(P)")
-    rates = []
-    for row in rows[2:-2]:
-        seconds = _hms(row[elapsed_p])
-        if seconds > 0.5:
-            rates.append(float(row[ok_p]) / seconds)
-    stats["steady_per_s"] = statistics.median(rates) if rates else float("nan")
-    return stats
-
-
-def _hms(text: str) -> float:
-    parts = text.split(":")
-    value = int(parts[0]) * 3600 + int(parts[1]) * 60 + int(parts[2])
-    return value + (int(parts[3]) / 1000 if len(parts) > 3 else 0.0)
-
-
-def read_rtts(workdir: Path) -> list[float]:
-    """Per-request response times from SIPp's -trace_rtt file (Date_ms;response_time_ms;rtd).
-
-    SIPp stamps them with its own clock tick, so the values are whole milliseconds (often
-    multiples of its ~4 ms scheduling tick): p99 is exact only to that granularity.
-    """
-    values: list[float] = []
-    for path in workdir.glob("*_rtt.csv"):
-        with path.open() as f:
-            for row in csv.reader(f, delimiter=";"):
-                try:
-                    values.append(float(row[1]))
-                except (IndexError, ValueError):
-                    continue
-    return values
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
 
 
 def passes(step: dict[str, float]) -> bool:

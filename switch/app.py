@@ -94,7 +94,8 @@ class Switch:
         live = len(self.registrar.all_bindings())
         log.info("restored %d live registrations (%d stored)", live, len(restored))
         self.cdr = CdrStore(self.store.db)
-        interrupted = self.cdr.recover_interrupted(time.time())
+        interrupted = self.cdr.recover_interrupted(time.time())  # committed before serving
+        self.cdr.group_commit = True  # from now on: one commit per event-loop turn
         if interrupted:
             log.warning("%d calls were in progress when the switch last stopped: "
                         "recorded as INTERRUPTED", interrupted)

@@ -21,6 +21,8 @@ the maximum call duration and cleanup.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,25 +164,48 @@ class CallManager:
         self.calls: dict[str, Call] = {}  # by A-leg Call-ID
         self.by_b_call_id: dict[str, Call] = {}
         self._raw: list[Outgoing] = []
+        self._heap: list[tuple[float, int, Call, str]] = []
+        # Answers that wait for the CDR group commit (write before you acknowledge).
+        self._held: list[tuple[ServerTransaction, Response]] = []
+        self._seq = itertools.count()
         self.t1 = transactions.timers.t1
         self.t2 = transactions.timers.t2
 
     # -- outputs --------------------------------------------------------------------
+    def has_held(self) -> bool:
+        return bool(self._held)
+
+    def release_held(self, now: float) -> None:
+        """The CDRs are committed: send the answers that waited for them."""
+        held, self._held = self._held, []
+        for txn, response in held:
+            self.transactions.respond(txn, response, now)
+
     def drain_raw(self) -> list[Outgoing]:
         raw, self._raw = self._raw, []
         return raw
 
     def get_timer(self) -> float | None:
-        deadlines = [
-            d
-            for call in self.calls.values()
-            for d in (call.ring_deadline, call.ok_next, call.ok_give_up, call.end_deadline)
-            if d is not None
-        ]
-        return min(deadlines) if deadlines else None
+        heap = self._heap
+        while heap:
+            deadline, _, call, name = heap[0]
+            if getattr(call, name) == deadline and call.state is not State.ENDED:
+                return deadline
+            heapq.heappop(heap)  # cleared or re-armed since: stale
+        return None
+
+    def _arm(self, call: Call, name: str, deadline: float) -> None:
+        """Set one of the call's deadlines; the heap keeps get_timer() O(log n)."""
+        setattr(call, name, deadline)
+        heapq.heappush(self._heap, (deadline, next(self._seq), call, name))
 
     def handle_timer(self, now: float, wall: float) -> None:
-        for call in list(self.calls.values()):
+        due: list[Call] = []
+        while (deadline := self.get_timer()) is not None and deadline <= now:
+            _, _, call, _ = heapq.heappop(self._heap)
+            if call not in due:
+                due.append(call)
+        for call in due:
             if call.ring_deadline is not None and now >= call.ring_deadline:
                 call.ring_deadline = None
                 log.info("call %s: no answer within %.0f s", call.call_id,
@@ -191,7 +216,7 @@ class CallManager:
                 # §13.3.1.4: the UAS core retransmits its 2xx until the ACK arrives.
                 self.transactions.respond(call.a_txn, call.ok_response, now)
                 call.ok_interval = min(2 * call.ok_interval, self.t2)
-                call.ok_next = now + call.ok_interval
+                self._arm(call, "ok_next", now + call.ok_interval)
             if call.ok_give_up is not None and now >= call.ok_give_up:
                 log.info("call %s: caller never ACKed the 200; ending it", call.call_id)
                 call.ok_next = call.ok_give_up = None
@@ -238,7 +263,7 @@ class CallManager:
         caller_display = invite.from_.display
         for binding in bindings:
             self._fork(call, binding, offer, caller_display, now)
-        call.ring_deadline = now + self.policy.ring_timeout
+        self._arm(call, "ring_deadline", now + self.policy.ring_timeout)
 
     def _fork(self, call: Call, binding: Binding, offer: bytes, display: str | None,
               now: float) -> None:
@@ -331,9 +356,9 @@ class CallManager:
         call.ok_response = ok
         self.transactions.respond(call.a_txn, ok, now)
         call.ok_interval = self.t1
-        call.ok_next = now + self.t1
-        call.ok_give_up = now + 64 * self.t1
-        call.end_deadline = now + self.policy.max_duration
+        self._arm(call, "ok_next", now + self.t1)
+        self._arm(call, "ok_give_up", now + 64 * self.t1)
+        self._arm(call, "end_deadline", now + self.policy.max_duration)
         self.cdr.answer(call.call_id, wall)
         log.info("call %s: %s -> %s answered", call.call_id, call.caller, call.callee)
 
@@ -405,7 +430,7 @@ class CallManager:
             log.info("call %s: %s hung up", call.call_id, side)
             live = call.state is not State.ENDED
             self._close_record(call, wall, "ANSWERED", side, 200)
-            self._reply(txn, 200, None, now, dialog)  # after the CDR is committed
+            self._reply(txn, 200, None, now, dialog, after_commit=True)
             other = call.b_dialog if from_caller else call.a_dialog
             if other is not None and live:
                 self._send_bye(other, now)
@@ -485,7 +510,7 @@ class CallManager:
         self.transactions.respond(call.a_txn, response, now)
 
     def _reply(self, txn: ServerTransaction, status: int, reason: str | None, now: float,
-               dialog: Dialog, body: bytes = b"") -> None:
+               dialog: Dialog, body: bytes = b"", *, after_commit: bool = False) -> None:
         if txn.request is None:
             return
         headers = [("Server", self.policy.user_agent)]
@@ -493,15 +518,18 @@ class CallManager:
             headers.append(("Contact", dialog.contact))
         if body:
             headers.append(("Content-Type", "application/sdp"))
-        self.transactions.respond(
-            txn, txn.request.make_response(status, reason, to_tag=dialog.local_tag,
-                                           headers=headers, body=body), now)
+        response = txn.request.make_response(status, reason, to_tag=dialog.local_tag,
+                                             headers=headers, body=body)
+        if after_commit:
+            self._held.append((txn, response))
+        else:
+            self.transactions.respond(txn, response, now)
 
     def _fail_caller(self, call: Call, status: int, reason: str | None, now: float,
                      wall: float, *, disposition: str, side: str | None = None) -> None:
         self._close_record(call, wall, disposition, side, status)
-        if call.a_txn.request is not None:
-            self.transactions.respond(call.a_txn, self._make_response(call, status, reason), now)
+        if call.a_txn.request is not None:  # the final answer waits for the CDR commit
+            self._held.append((call.a_txn, self._make_response(call, status, reason)))
         self._finish(call)
 
     def _close_record(self, call: Call, wall: float, disposition: str, side: str | None,

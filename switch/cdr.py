@@ -168,7 +168,13 @@ WHERE "end" IS NULL
 class CdrStore:
     """The `cdr` table. Every write commits before returning (see the module docstring)."""
 
-    def __init__(self, db: sqlite3.Connection | Path | str) -> None:
+    def __init__(self, db: sqlite3.Connection | Path | str, *, group_commit: bool = False
+                 ) -> None:
+        """`group_commit`: writes queue up and `flush()` commits them in one transaction;
+        the caller must flush before acknowledging anything that depends on them (the
+        switch flushes once per event-loop turn, before the BYE's 200 leaves)."""
+        self.group_commit = group_commit
+        self._pending: list[tuple[str, tuple[object, ...]]] = []
         if isinstance(db, sqlite3.Connection):
             self.db = db
             self._owned = False
@@ -248,7 +254,33 @@ class CdrStore:
         if self.db.in_transaction:
             raise CdrError("CDR writes commit on their own: connection is inside a transaction")
 
+    @property
+    def pending(self) -> int:
+        """Writes queued by group commit and not yet flushed."""
+        return len(self._pending)
+
+    def flush(self) -> int:
+        """Commit every queued write in one transaction; returns how many there were."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return 0
+        self._ensure_free()
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            for sql, params in pending:
+                db.execute(sql, params)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            self._pending[:0] = pending  # keep them for the next attempt
+            raise
+        return len(pending)
+
     def _write(self, sql: str, params: tuple[object, ...]) -> int:
+        if self.group_commit:
+            self._pending.append((sql, params))
+            return 1  # queued: the row count is not known until the flush
         self._ensure_free()
         try:
             count = self.db.execute(sql, params).rowcount

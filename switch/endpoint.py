@@ -107,7 +107,7 @@ class SipEndpoint:
         return writes
 
     def has_held(self) -> bool:
-        return bool(self._held)
+        return bool(self._held) or (self.calls is not None and self.calls.has_held())
 
     def release_held(self, now: float, *, failed: bool = False) -> None:
         """Send the answers that waited for durability (500 instead if the write failed)."""
@@ -120,6 +120,8 @@ class SipEndpoint:
                     headers=[("Retry-After", "5")],
                 )
             self.transactions.respond(item.txn, response, now)
+        if self.calls is not None:
+            self.calls.release_held(now)
 
     def get_timer(self) -> float | None:
         deadline = self.transactions.get_timer()

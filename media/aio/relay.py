@@ -48,28 +48,23 @@ def size_buffers(sock: socket.socket, size: int) -> None:
                 log.debug("could not size the buffers of an RTP socket")
 
 
-class _Nowhere:
-    """The peer transport until it exists (or after it is closed)."""
-
-    __slots__ = ()
-
-    def sendto(self, data: Any, addr: Any = None) -> None:
-        return None
-
-
-_NOWHERE = _Nowhere()
-
-
 class RtpPort(asyncio.DatagramProtocol):
-    """RTP socket of one leg: every datagram into the core, the result out of the peer's."""
+    """RTP socket of one leg: every datagram into the core, the result out of the peer's.
 
-    __slots__ = ("leg", "clock", "transport", "out")
+    It sends with the peer socket's own `sendto`, not the peer transport's: the socket
+    exists before either transport does, so no packet is lost while the session is
+    being attached, and a full send buffer drops the packet (counted) instead of
+    queueing stale media.
+    """
 
-    def __init__(self, leg: Leg, clock: Callable[[], float]) -> None:
+    __slots__ = ("leg", "clock", "send", "transport")
+
+    def __init__(self, leg: Leg, clock: Callable[[], float],
+                 send: Callable[[Any, Any], int]) -> None:
         self.leg = leg
         self.clock = clock
+        self.send = send  # the peer leg's RTP socket's sendto
         self.transport: Any = None
-        self.out: Any = _NOWHERE  # the peer leg's RTP transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -78,14 +73,15 @@ class RtpPort(asyncio.DatagramProtocol):
         leg = self.leg
         try:
             packet = leg.rtp(data, addr, self.clock())
+            if packet is not None:
+                self.send(packet, leg.forward_to)
+        except OSError as exc:  # send buffer full, session deleted, unreachable
+            leg.unsent(data, exc.__class__.__name__)
         except Exception:  # a bug in the core must never take the loop down
             log.exception("internal error relaying RTP from %s", addr)
-            return
-        if packet is not None:
-            self.out.sendto(packet, leg.forward_to)
 
     def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable from a phone that went away, typically.
+        # ICMP errors (a phone that went away), where the OS reports them.
         log.debug("RTP socket of %s leg %s: %s", self.leg.session_id, self.leg.name, exc)
 
 
@@ -130,8 +126,6 @@ class _Bound:
     def close(self) -> None:
         self.closed = True
         for protocol in self.protocols:
-            if isinstance(protocol, RtpPort):
-                protocol.out = _NOWHERE
             if protocol.transport is not None:
                 protocol.transport.close()
 
@@ -183,12 +177,13 @@ class RelayBackend:
         )
         bound = self._bound[session_id] = _Bound(session, (a_port, b_port))
         clock = self.loop.time
-        a_rtp, b_rtp = RtpPort(session.a, clock), RtpPort(session.b, clock)
         pairs: list[tuple[socket.socket, RtpPort | RtcpPort]] = [
-            (a_socks[0], a_rtp), (a_socks[1], RtcpPort(session.a, clock)),
-            (b_socks[0], b_rtp), (b_socks[1], RtcpPort(session.b, clock)),
+            (a_socks[0], RtpPort(session.a, clock, b_socks[0].sendto)),
+            (a_socks[1], RtcpPort(session.a, clock)),
+            (b_socks[0], RtpPort(session.b, clock, a_socks[0].sendto)),
+            (b_socks[1], RtcpPort(session.b, clock)),
         ]
-        task = self.loop.create_task(self._attach(bound, pairs, a_rtp, b_rtp))
+        task = self.loop.create_task(self._attach(bound, pairs))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         self._rearm()
@@ -235,6 +230,13 @@ class RelayBackend:
             self._timer.cancel()
             self._timer = self._timer_at = None
 
+    async def wait_attached(self) -> None:
+        """Until every allocated socket is attached to the loop (tests, benchmarks)."""
+        for _ in range(1000):  # bounded: each round finishes the tasks that exist
+            if not self._tasks:
+                return
+            await asyncio.gather(*list(self._tasks))
+
     # -- sockets --------------------------------------------------------------------------
     def _bind_pair(self) -> tuple[int, list[socket.socket]]:
         attempts = min(MAX_BIND_ATTEMPTS, self.ports.capacity)
@@ -266,9 +268,8 @@ class RelayBackend:
 
     async def _attach(
         self, bound: _Bound, pairs: list[tuple[socket.socket, RtpPort | RtcpPort]],
-        a_rtp: RtpPort, b_rtp: RtpPort,
     ) -> None:
-        """Hand the bound sockets to the loop; then wire each RTP port to its peer."""
+        """Hand the bound sockets to the loop (it closes them with the transports)."""
         for index, (sock, protocol) in enumerate(pairs):
             if bound.closed:  # deleted meanwhile
                 for rest, _ in pairs[index:]:
@@ -283,9 +284,6 @@ class RelayBackend:
             bound.protocols.append(protocol)
             if bound.closed and protocol.transport is not None:
                 protocol.transport.close()
-        if not bound.closed:
-            a_rtp.out = b_rtp.transport if b_rtp.transport is not None else _NOWHERE
-            b_rtp.out = a_rtp.transport if a_rtp.transport is not None else _NOWHERE
 
     # -- the inactivity timer -------------------------------------------------------------
     def _rearm(self) -> None:

@@ -121,7 +121,8 @@ class Runtime:
             log.exception("internal error handling a message from %s", flow.remote)
             return
         self._send(endpoint.drain())
-        if endpoint.has_held() and not self._flush_scheduled:
+        cdr_pending = self.cdr is not None and self.cdr.pending
+        if (cdr_pending or endpoint.has_held()) and not self._flush_scheduled:
             # Everything that arrives in this loop turn joins one group commit.
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
@@ -139,6 +140,13 @@ class Runtime:
                 log.exception("could not persist %d registration changes", len(writes))
                 failed = True
                 self._resync_registrar()
+        if self.cdr is not None and self.cdr.pending:
+            try:
+                self.cdr.flush()
+            except Exception:
+                # The answers still go out (a peer must not hang), but loudly: the queued
+                # records stay queued and are retried on the next flush.
+                log.exception("could not commit %d CDR writes", self.cdr.pending)
         endpoint.release_held(self.loop.time(), failed=failed)
         self._send(endpoint.drain())
         self._rearm()
@@ -166,6 +174,7 @@ class Runtime:
         except Exception:
             log.exception("could not end all calls cleanly")
         self._send(self.endpoint.drain())
+        self._flush()
 
     def _resync_registrar(self) -> None:
         """Memory must not claim bindings the disk does not have: reload from the store."""

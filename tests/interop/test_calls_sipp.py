@@ -185,3 +185,53 @@ def test_unknown_or_unregistered_callee(switch: SwitchProcess, tmp_path: Path, c
     ok, log = caller(switch, tmp_path / "uac", "call_uac_auth_rejected.xml", inf=inf)
     assert ok, log
     assert wait_closed(switch)["sip_cause"] == status
+
+
+@pytest.mark.peer("sipp", "call in progress, kill -9, restart")
+def test_call_in_progress_is_interrupted_after_kill9(switch: SwitchProcess,
+                                                      tmp_path: Path) -> None:
+    callee = Callee(switch, tmp_path / "uas", "call_uas.xml")
+    uac = subprocess.Popen(
+        ["sipp", "-sf", str(SCENARIOS / "call_uac_auth.xml"), "-i", "127.0.0.1",
+         "-p", str(free_port()), "-mp", str(free_port()), "-m", "1", "-d", "20000",
+         "-timeout", "40s", "-nostdin", "-inf", str(_write_inf(tmp_path)),
+         f"127.0.0.1:{switch.port}"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not _answered(switch):  # bounded wait for the answer
+            assert time.monotonic() < deadline, "call was never answered"
+            time.sleep(0.1)
+        answered_at = float(cdr(switch)["answer"])  # type: ignore[arg-type]
+        switch.kill()  # kill -9 with the call up
+        assert cdr(switch)["disposition"] is None  # the row is there, still open
+        restarted = SwitchProcess(switch.config_path, switch.port, loop=switch.loop).start()
+        try:
+            assert restarted.wait_for_log("recorded as INTERRUPTED")
+            row = cdr(restarted)
+            assert row["disposition"] == "INTERRUPTED"
+            assert float(row["end"]) >= answered_at  # type: ignore[arg-type]
+            assert row["end"] == row["last_alive"]
+        finally:
+            restarted.kill()
+    finally:
+        for proc in (uac, callee.proc):
+            proc.kill()
+            proc.wait(10)
+
+
+def _answered(switch: SwitchProcess) -> bool:
+    db = sqlite3.connect(switch.config_path.parent / "var" / "switch.db")
+    try:
+        return bool(db.execute("SELECT count(*) FROM cdr WHERE answer IS NOT NULL").fetchone()[0])
+    except sqlite3.OperationalError:
+        return False  # the table is created at start: not yet
+    finally:
+        db.close()
+
+
+def _write_inf(tmp_path: Path) -> Path:
+    path = tmp_path / "uac-long.csv"
+    path.write_text("\n".join(CALLER_INF) + "\n")
+    return path

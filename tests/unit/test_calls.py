@@ -62,6 +62,7 @@ class RecordingSdp:
 @dataclass
 class RecordingCdr:
     rows: dict[str, dict[str, object]] = field(default_factory=dict)
+    flushes: int = 0
 
     def open_call(self, call_id: str, caller: str, callee: str, start: float) -> None:
         self.rows[call_id] = {"caller": caller, "callee": callee, "start": start}
@@ -114,7 +115,16 @@ class Switch:
 
     def send(self, data: bytes, flow: Flow) -> list[Outgoing]:
         self.endpoint.receive(data, flow, self.now, WALL + self.now)
-        return self.endpoint.drain()
+        return self.drain()
+
+    def drain(self) -> list[Outgoing]:
+        """What the runtime does in one loop turn: send, commit, release what waited."""
+        out = self.endpoint.drain()
+        if self.endpoint.has_held():
+            self.cdr.flushes += 1
+            self.endpoint.release_held(self.now)
+            out += self.endpoint.drain()
+        return out
 
     def advance(self, seconds: float) -> list[Outgoing]:
         out: list[Outgoing] = []
@@ -125,7 +135,7 @@ class Switch:
                 break
             self.now = max(self.now, deadline)
             self.endpoint.handle_timer(self.now, WALL + self.now)
-            out += self.endpoint.drain()
+            out += self.drain()
         self.now = target
         return out
 
@@ -296,7 +306,11 @@ def test_ringing_answer_ack_and_caller_hangs_up() -> None:
     caller.to_tag = ok.to.tag
     switch.send(caller.ack(caller.cseq), ALICE)
     assert switch.advance(5.0) == []  # ACKed: no 200 retransmissions
-    out = switch.send(caller.in_dialog("BYE"), ALICE)
+    switch.endpoint.receive(caller.in_dialog("BYE"), ALICE, switch.now, WALL + switch.now)
+    out = switch.endpoint.drain()
+    assert statuses(to(out, ALICE.remote)) == []  # the 200 waits for the CDR commit...
+    assert switch.cdr.rows[caller.call_id]["disposition"] == "ANSWERED"
+    out += switch.drain()  # ...which the runtime does before releasing it
     assert statuses(to(out, ALICE.remote)) == [200]
     (bye,) = requests(to(out, BOB), "BYE")
     assert bye.call_id == invite.call_id and bye.to.tag == "bobtag"

@@ -348,3 +348,16 @@ def test_refuses_to_commit_a_foreign_transaction(db_path: Path) -> None:
         assert cdrs.open_call("c1", "1001", "1002", T0)
     finally:
         store.close()
+
+
+def test_group_commit_queues_until_flush(tmp_path: Path) -> None:
+    store = CdrStore(tmp_path / "g.db", group_commit=True)
+    store.open_call("c1", "1001", "1002", 100.0)
+    store.answer("c1", 101.0)
+    store.close_call("c1", 110.0, Disposition.ANSWERED, HangupSide.CALLER, 200)
+    assert store.pending == 3
+    other = CdrStore(tmp_path / "g.db")  # another connection sees nothing yet
+    assert other.get("c1") is None
+    assert store.flush() == 3 and store.pending == 0
+    record = other.get("c1")
+    assert record is not None and record.billsec == 9.0

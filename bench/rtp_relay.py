@@ -1,0 +1,416 @@
+"""RTP relay under load: N concurrent G.711 calls through one core, against baselines.
+
+Each call is relayed both ways at 50 packets/s (172-byte RTP packets: 160 bytes of
+payload every 20 ms), so N calls are 100·N packets/s through the relay. The relay
+process (`media.aio.RelayBackend` under uvloop, with the switch's GC settings) runs
+pinned to CPU 0; the load generator, a small C program (`bench/rtpgen.c`, compiled
+here with gcc into a temporary directory: on a fresh Debian `apt-get install
+build-essential`), runs pinned to CPU 1 and plays all phones A and B from two sockets
+with sendmmsg/recvmmsg. A Python generator cannot do this: the run prints how many
+packets/s one core of Python manages when it only sends and receives (about 100,000,
+while 1,200 calls need 240,000 sends and receives per second).
+
+Every packet carries its send time; latency is measured at the receiving phone and
+compared with a direct loopback run at the same N (the generator talking to itself),
+so "added" is what the relay adds. The same steps run a minimal uvloop forwarder
+(`uvloop-min`: ~20 lines, one transport per port, `sendto` to a fixed address, no
+latching, rewriting or counters) to show what the relay's logic costs. For each relay,
+N steps up until a step fails — loss ≥ 0.1 %, p99 added latency ≥ 5 ms, or any packet
+misrouted or with the wrong SSRC — a failed step being retried once (the machine is
+shared and noisy). `max_calls` is the largest N that passed. Memory is the growth of
+the relay process's RSS from before allocating the sessions to the end of the traffic,
+per call (4 sockets per call for ours: RTP and RTCP of two legs; 2 for uvloop-min).
+CPU is the relay process's share of one core during the traffic (/proc/PID/stat).
+Only 127.0.0.1 is used; every step is bounded in calls and time.
+
+    .venv/bin/python bench/rtp_relay.py --quick          # < 1 minute
+    .venv/bin/python bench/rtp_relay.py --json bench/results/rtp_relay.json
+
+Sample (full run on the 2-vCPU reference machine; see the README for the latest):
+
+    relay       calls  offered/s  relayed/s   loss  p50 add  p99 add   cpu  kB/call
+    direct        400      40000      40000  0.00%        —        —     —        —
+    ours          400      40000      40000  0.00%  0.03 ms  0.21 ms   30%     9.9
+    ...
+
+JSON keys (flat): max_calls, packets_per_s, loss_ratio, p99_added_ms, kb_per_call
+(ours at max_calls), p50_added_ms, cpu_ratio, baseline_max_calls,
+baseline_packets_per_s, baseline_kb_per_call, python_generator_pps, seconds_per_step,
+loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATOR_SOURCE = Path(__file__).resolve().parent / "rtpgen.c"
+HOST = "127.0.0.1"
+MAX_LOSS = 0.001
+MAX_P99_ADDED_MS = 5.0
+MAX_CALLS = 2400  # the default port range holds 2,500 calls (4 ports each)
+
+
+# -- the relay process ------------------------------------------------------------------
+def serve(mode: str, gen_a: int, gen_b: int, calls: int, low: int, high: int) -> None:
+    """Child process: allocate `calls` sessions, relay until told to quit (stdin)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        print("ready", flush=True)
+        await reader.readline()  # "go": the parent has read the RSS before allocation
+        if mode == "ours":
+            ports, stats = await serve_ours(gen_a, gen_b, calls, low, high)
+        else:
+            ports, stats = await serve_minimal(gen_a, gen_b, calls, low, high)
+        gc.collect()
+        gc.freeze()  # as switch/app.py does after start-up
+        gc.set_threshold(50_000, 50, 100)
+        print(json.dumps(ports), flush=True)
+        while line := await reader.readline():
+            if line.strip() == b"stats":
+                print(json.dumps(stats()), flush=True)
+            elif line.strip() == b"quit":
+                break
+
+    if os.environ.get("RTP_BENCH_LOOP", "uvloop") == "uvloop":
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+
+
+async def serve_ours(gen_a: int, gen_b: int, calls: int, low: int, high: int) -> Any:
+    from media.aio import RelayBackend
+    from media.ports import PortAllocator
+
+    backend = RelayBackend(HOST, ports=PortAllocator(low, high))
+    ports = []
+    for i in range(calls):
+        a, b = backend.allocate(f"call-{i}")
+        backend.update(f"call-{i}", "a", remote=(HOST, gen_a))
+        backend.update(f"call-{i}", "b", remote=(HOST, gen_b))
+        ports.append((a.rtp_port, b.rtp_port))
+    await backend.wait_attached()
+
+    def stats() -> dict[str, int]:
+        total = {"relayed": 0, "dropped": 0}
+        for i in range(calls):
+            s = backend.stats(f"call-{i}")
+            assert s is not None
+            total["relayed"] += s.a.packets_out + s.b.packets_out
+            total["dropped"] += sum(s.a.drops.values()) + sum(s.b.drops.values())
+        return total
+
+    return ports, stats
+
+
+class Forward(asyncio.DatagramProtocol):
+    """The minimal uvloop relay: what arrives goes to one fixed address via the peer."""
+
+    def __init__(self, dest: tuple[str, int]) -> None:
+        self.dest, self.peer, self.transport, self.count = dest, self, None, 0
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.peer.transport.sendto(data, self.dest)  # type: ignore[union-attr]
+        self.count += 1
+
+
+async def serve_minimal(gen_a: int, gen_b: int, calls: int, low: int, high: int) -> Any:
+    loop = asyncio.get_running_loop()
+    protocols: list[Forward] = []
+    ports = []
+    port = low
+    for _ in range(calls):
+        pair = []
+        for dest in ((HOST, gen_b), (HOST, gen_a)):  # leg A's port sends to phone B
+            while port <= high:
+                try:
+                    _, proto = await loop.create_datagram_endpoint(
+                        lambda d=dest: Forward(d), local_addr=(HOST, port))  # type: ignore[misc]
+                    break
+                except OSError:
+                    port += 2
+            else:
+                raise SystemExit("port range exhausted")
+            pair.append((port, proto))
+            port += 2
+        (a_port, a), (b_port, b) = pair
+        a.peer, b.peer = b, a
+        protocols += [a, b]
+        ports.append((a_port, b_port))
+
+    def stats() -> dict[str, int]:
+        return {"relayed": sum(p.count for p in protocols), "dropped": 0}
+
+    return ports, stats
+
+
+class RelayProcess:
+    def __init__(self, mode: str, gen_a: int, gen_b: int, calls: int, port_range: str,
+                 loop: str) -> None:
+        low, high = port_range.split("-")
+        self.proc = subprocess.Popen(
+            [*pinned(0), sys.executable, __file__, "--serve", mode, "--calls", str(calls),
+             "--gen", f"{gen_a},{gen_b}", "--ports", f"{low}-{high}"],
+            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "RTP_BENCH_LOOP": loop, "PYTHONPATH": str(REPO)},
+        )
+        self.expect_line(30.0)  # "ready"
+
+    def expect_line(self, timeout: float) -> str:
+        assert self.proc.stdout is not None
+        import selectors
+
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout):
+                raise RuntimeError("relay process did not answer in time")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"relay process exited ({self.proc.poll()})")
+        return line
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait(5)
+
+
+# -- the driver ---------------------------------------------------------------------------
+def pinned(cpu: int) -> list[str]:
+    ncpu = os.cpu_count() or 1
+    return ["taskset", "-c", str(cpu % ncpu)] if shutil.which("taskset") else []
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def compile_generator(directory: Path) -> Path:
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        raise SystemExit("gcc not found: apt-get install build-essential")
+    binary = directory / "rtpgen"
+    subprocess.run([gcc, "-O2", "-o", str(binary), str(GENERATOR_SOURCE)], check=True)
+    return binary
+
+
+def generate(binary: Path, mode: str, calls: int, seconds: float, portfile: Path,
+             gen_a: int, gen_b: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [*pinned(1), str(binary), mode, str(calls), str(seconds), str(portfile), str(gen_a),
+         str(gen_b)], capture_output=True, text=True, timeout=seconds + 60, check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def run_step(binary: Path, mode: str, calls: int, seconds: float, workdir: Path,
+             port_range: str, loop: str) -> dict[str, Any]:
+    gen_a, gen_b = free_udp_port(), free_udp_port()
+    portfile = workdir / "ports.txt"
+    if mode == "direct":
+        result = generate(binary, "direct", calls, seconds, portfile, gen_a, gen_b)
+        result.update(mode=mode, cpu_ratio=float("nan"), kb_per_call=float("nan"))
+        return result
+    relay = RelayProcess("ours" if mode == "ours" else "minimal", gen_a, gen_b, calls,
+                         port_range, loop)
+    try:
+        rss0 = relay.rss_kb()
+        relay.send("go")
+        ports = json.loads(relay.expect_line(120.0))
+        portfile.write_text("".join(f"{a} {b}\n" for a, b in ports))
+        cpu0, wall0 = relay.cpu_seconds(), time.monotonic()
+        result = generate(binary, "relay", calls, seconds, portfile, gen_a, gen_b)
+        cpu1, wall1 = relay.cpu_seconds(), time.monotonic()
+        rss1 = relay.rss_kb()
+        relay.send("stats")
+        result["relay"] = json.loads(relay.expect_line(60.0))
+    finally:
+        relay.stop()
+    # The generator's run includes 0.2 s of warm-up and up to 0.5 s of draining.
+    result.update(mode=mode, cpu_ratio=(cpu1 - cpu0) / max(1e-6, wall1 - wall0),
+                  kb_per_call=(rss1 - rss0) / calls)
+    return result
+
+
+def judge(step: dict[str, Any], direct: dict[str, Any]) -> dict[str, Any]:
+    sent = max(1, step["sent"])
+    step["loss_ratio"] = 1 - step["received"] / sent
+    step["p50_added_ms"] = (step["p50_us"] - direct["p50_us"]) / 1000
+    step["p99_added_ms"] = (step["p99_us"] - direct["p99_us"]) / 1000
+    step["packets_per_s"] = step["received"] / max(1e-6, step["seconds"])
+    step["passed"] = (step["loss_ratio"] < MAX_LOSS
+                      and step["p99_added_ms"] < MAX_P99_ADDED_MS
+                      and step["misrouted"] == 0 and step["ssrc_bad"] == 0
+                      and step["bad"] == 0)
+    return step
+
+
+def show(step: dict[str, Any]) -> None:
+    name = {"ours": "ours", "minimal": "uvloop-min", "direct": "direct"}[step["mode"]]
+    offered = step["calls"] * 100
+    if step["mode"] == "direct":
+        print(f"{name:<11} {step['calls']:>5} {offered:>10} {step['received'] / step['seconds']:>10.0f}"
+              f" {1 - step['received'] / max(1, step['sent']):>6.2%}"
+              f"  (loopback p50 {step['p50_us']:.0f} us, p99 {step['p99_us']:.0f} us)",
+              flush=True)
+        return
+    verdict = "pass" if step["passed"] else "FAIL"
+    print(f"{name:<11} {step['calls']:>5} {offered:>10} {step['packets_per_s']:>10.0f}"
+          f" {step['loss_ratio']:>6.2%} {step['p50_added_ms']:>6.2f} ms {step['p99_added_ms']:>6.2f} ms"
+          f" {step['cpu_ratio']:>5.0%} {step['kb_per_call']:>8.1f}  {verdict}", flush=True)
+
+
+def python_generator_pps(seconds: float = 1.0) -> float:
+    """Packets/s one pinned Python process manages when it only sends and receives."""
+    code = f"""
+import socket, time
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); rx.bind(("{HOST}", 0))
+rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22); rx.setblocking(False)
+tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); tx.setblocking(False)
+dest, data, n, end = rx.getsockname(), bytes(172), 0, time.monotonic() + {seconds}
+while time.monotonic() < end:
+    for _ in range(64):
+        tx.sendto(data, dest)
+    for _ in range(64):
+        rx.recvfrom(2048)
+    n += 64
+print(n / {seconds})
+"""
+    out = subprocess.run([*pinned(1), sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=seconds + 30, check=True)
+    return float(out.stdout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small run, under a minute")
+    parser.add_argument("--json", type=Path, help="write the result as flat JSON here")
+    parser.add_argument("--seconds", type=float, help="traffic per step")
+    parser.add_argument("--start", type=int, help="first number of calls")
+    parser.add_argument("--step", type=int, help="calls added per step")
+    parser.add_argument("--ports", default="10000-20000", help="relay port range")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--serve", choices=("ours", "minimal"), help=argparse.SUPPRESS)
+    parser.add_argument("--calls", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--gen", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        low, high = (int(x) for x in args.ports.split("-"))
+        gen_a, gen_b = (int(x) for x in args.gen.split(","))
+        serve(args.serve, gen_a, gen_b, args.calls, low, high)
+        return 0
+
+    seconds = args.seconds or (2.0 if args.quick else 8.0)
+    start = args.start or (400 if args.quick else 400)
+    step = args.step or (400 if args.quick else 200)
+    max_steps = 3 if args.quick else 12
+    retries = 0 if args.quick else 1
+    with tempfile.TemporaryDirectory(prefix="bench-rtp-") as tmp:
+        workdir = Path(tmp)
+        binary = compile_generator(workdir)
+        py_pps = 0.0 if args.quick else python_generator_pps()
+        if py_pps:
+            print(f"a Python generator sends and receives {py_pps:,.0f} packets/s on one core "
+                  f"(N calls need {200:,}·N)")
+        print(f"{'relay':<11} {'calls':>5} {'offered/s':>10} {'relayed/s':>10} {'loss':>6}"
+              f" {'p50 add':>9} {'p99 add':>9} {'cpu':>5} {'kB/call':>8}")
+        best: dict[str, dict[str, Any]] = {}
+        alive = {"ours", "minimal"}
+        calls = start
+        for _ in range(max_steps):
+            if not alive or calls > MAX_CALLS:
+                break
+            direct = run_step(binary, "direct", calls, seconds, workdir, args.ports, args.loop)
+            show(direct)
+            for mode in ("ours", "minimal"):
+                if mode not in alive:
+                    continue
+                for attempt in range(retries + 1):
+                    result = judge(run_step(binary, mode, calls, seconds, workdir, args.ports,
+                                            args.loop), direct)
+                    show(result)
+                    if result["passed"]:
+                        break
+                if result["passed"]:
+                    best[mode] = result
+                else:
+                    alive.discard(mode)
+            calls += step
+    ours, minimal = best.get("ours"), best.get("minimal")
+    if ours is None:
+        print("no step passed for our relay")
+    else:
+        print(f"\nours: {ours['calls']} calls ({ours['packets_per_s']:,.0f} packets/s relayed) "
+              f"with {ours['loss_ratio']:.3%} loss, p99 +{ours['p99_added_ms']:.2f} ms, "
+              f"{ours['kb_per_call']:.1f} kB/call, CPU {ours['cpu_ratio']:.0%}")
+    if minimal is not None:
+        print(f"uvloop-min: {minimal['calls']} calls ({minimal['packets_per_s']:,.0f} packets/s)")
+    if args.json:
+        result = {
+            "max_calls": ours["calls"] if ours else 0,
+            "packets_per_s": round(ours["packets_per_s"]) if ours else 0,
+            "loss_ratio": round(ours["loss_ratio"], 6) if ours else None,
+            "p99_added_ms": round(ours["p99_added_ms"], 3) if ours else None,
+            "kb_per_call": round(ours["kb_per_call"], 2) if ours else None,
+            "p50_added_ms": round(ours["p50_added_ms"], 3) if ours else None,
+            "cpu_ratio": round(ours["cpu_ratio"], 3) if ours else None,
+            "baseline_max_calls": minimal["calls"] if minimal else 0,
+            "baseline_packets_per_s": round(minimal["packets_per_s"]) if minimal else 0,
+            "baseline_kb_per_call": round(minimal["kb_per_call"], 2) if minimal else None,
+            "python_generator_pps": round(py_pps),
+            "seconds_per_step": seconds,
+            "loop": args.loop,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if ours is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
