@@ -10,9 +10,12 @@ Every relayed call runs, in `switch.sdp`:
 * ``rtpmap``        MediaDescription.rtpmap() of the offer's audio stream (a helper the
                     call code uses too, timed on its own for reference)
 
-``call_total`` is what one call pays: 2 x parse + build_offer + build_answer +
-payload_map + to_bytes (the other to_bytes is counted in the SIP layer's budget, like
-the SDP parse in the SIP parser benchmark).
+``call_total`` is what one call pays, as the sum of the rows above: 2 x parse +
+build_offer + build_answer + payload_map + to_bytes. Those rows reuse the same parsed
+descriptions run after run, so whatever the SDP layer remembers about a description
+(MediaDescription.rtpmap() keeps its last result) is always at hand; ``call_flow``
+times the real sequence instead, from the two byte strings to the answer's bytes, on
+fresh descriptions every run, and is the number to hold the budget against.
 
 Two offer shapes are timed: ``sipp`` (SIPp's uac offer with PCMU, PCMA and
 telephone-event: the common 10-line G.711 SDP; its keys have no prefix) and
@@ -125,7 +128,20 @@ def cases(offer: bytes, answer: bytes) -> list[tuple[str, Callable[[], object]]]
         ("payload_map", lambda: payload_map(aa, oa, ob, ab)),
         ("to_bytes", aa.to_bytes),
         ("rtpmap", audio.rtpmap),
+        ("call_flow", lambda: call_flow(offer, answer)),
     ]
+
+
+def call_flow(offer: bytes, answer: bytes) -> bytes:
+    """One relayed call's SDP work, from the caller's offer to the answer sent back."""
+    a_origin = OriginState(session_id=1, address="127.0.0.1")
+    b_origin = OriginState(session_id=2, address="127.0.0.1")
+    oa = parse_sdp(offer)
+    ob = build_offer(oa, relay=B_RELAY, origin=b_origin.next())
+    ab = parse_sdp(answer)
+    aa = build_answer(oa, ob, ab, relay=A_RELAY, origin=a_origin.next())
+    payload_map(aa, oa, ob, ab)
+    return aa.to_bytes()
 
 
 def time_case(func: Callable[[], object], repeat: int, target_s: float) -> tuple[float, float]:
@@ -162,13 +178,14 @@ def main(argv: list[str] | None = None) -> int:
             medians[name], minimums[name] = median, minimum
             results[f"{prefix}{name}_us"] = round(median, 3)
             results[f"{prefix}{name}_min_us"] = round(minimum, 3)
+            if name == "call_flow":
+                per_call = ("parse", "parse", "build_offer", "build_answer", "payload_map")
+                total = sum(medians[n] for n in (*per_call, "to_bytes"))
+                total_min = sum(minimums[n] for n in (*per_call, "to_bytes"))
+                results[f"{prefix}call_total_us"] = round(total, 3)
+                results[f"{prefix}call_total_min_us"] = round(total_min, 3)
+                print(f"{'call_total':<16}{total:>10.2f}{total_min:>10.2f}")
             print(f"{name:<16}{median:>10.2f}{minimum:>10.2f}")
-        per_call = ("parse", "parse", "build_offer", "build_answer", "payload_map", "to_bytes")
-        total = sum(medians[n] for n in per_call)
-        total_min = sum(minimums[n] for n in per_call)
-        results[f"{prefix}call_total_us"] = round(total, 3)
-        results[f"{prefix}call_total_min_us"] = round(total_min, 3)
-        print(f"{'call_total':<16}{total:>10.2f}{total_min:>10.2f}")
 
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

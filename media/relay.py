@@ -74,6 +74,7 @@ A timed-out session is reported once per silent period.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import struct
 from collections.abc import Mapping
@@ -99,11 +100,11 @@ MAX_MISORDER = 100
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RelayConfig:
-    inactivity_timeout: float = 60.0
-    relatch_silence: float = 1.0
-    relatch_packets: int = 5
-    relatch_window: float = 5.0
-    max_packet_bytes: int = MAX_PACKET_BYTES
+    inactivity_timeout: float = 60.0  # s without RTP on both legs before MediaTimeout
+    relatch_silence: float = 1.0  # s the latched source must be silent for a takeover
+    relatch_packets: int = 5  # consecutive packets a new source needs for a takeover
+    relatch_window: float = 5.0  # s after a changed remote in which any source latches
+    max_packet_bytes: int = MAX_PACKET_BYTES  # larger datagrams are dropped (oversize)
 
 
 _TABLES: dict[tuple[tuple[tuple[int, int], ...], bool], tuple[int, ...]] = {}
@@ -432,6 +433,18 @@ class RelaySession:
         return SessionStats(session_id=self.session_id, a=self.a.stats(), b=self.b.stats())
 
 
+def _numeric(remote: Address) -> Address:
+    """The address as the sockets will report it; names are refused (no DNS per packet)."""
+    try:
+        host = str(ipaddress.ip_address(remote[0]))
+        port = int(remote[1])
+    except (ValueError, TypeError, IndexError):
+        raise MediaError(f"remote media address must be numeric: {remote!r}") from None
+    if not 0 < port < 65536:
+        raise MediaError(f"bad remote media port: {remote!r}")
+    return (host, port)
+
+
 class RelayCore:
     """All relay sessions of the process, their timers and their events."""
 
@@ -478,7 +491,7 @@ class RelayCore:
         if clock_rate <= 0:
             raise MediaError(f"clock rate must be positive, got {clock_rate}")
         if remote is not None:
-            remote = (str(remote[0]), int(remote[1]))
+            remote = _numeric(remote)
         target._update(remote, tuple(p for p in pairs if p[0] != p[1]), hold, clock_rate, now)
         session.since = max(session.since, now)
         if not session.held:
@@ -513,9 +526,8 @@ class RelayCore:
             if deadline <= now:
                 activity = session.activity()
                 if activity > session.reported:
-                    self._events.append(
-                        MediaTimeout(session_id=session.session_id, idle_s=now - activity)
-                    )
+                    idle = max(now - activity, timeout)  # not a rounding error below it
+                    self._events.append(MediaTimeout(session_id=session.session_id, idle_s=idle))
                     session.reported = activity
                 session.recheck = deadline = now + timeout
             if earliest is None or deadline < earliest:

@@ -11,7 +11,10 @@ Lifecycle of a row::
 Durability contract ("write before you acknowledge"): every write method commits before
 it returns. The B2BUA must call `close_call` -- and so have the CDR committed -- before
 it sends the final response to a BYE (or the 487 to a CANCELled INVITE, or the final
-error response), so that a CDR exists for every call a peer saw end.
+error response), so that a CDR exists for every call a peer saw end. In group-commit
+mode (`group_commit=True`) writes queue instead and `flush()` commits them in one
+transaction: then the caller must flush before sending those responses (heartbeats
+still commit at once).
 
 Crash recovery: a process killed with SIGKILL leaves its calls open. The runtime calls
 `heartbeat(now)` every few seconds (one UPDATE for all open calls), and at start-up, before
@@ -217,8 +220,12 @@ class CdrStore:
         return self._write(_CLOSE, params) == 1
 
     def heartbeat(self, now: float) -> int:
-        """Set last_alive = now on every open call (one UPDATE). Returns how many."""
-        return self._write(_HEARTBEAT, (now,))
+        """Set last_alive = now on every open call (one UPDATE). Returns how many.
+
+        Committed at once even in group-commit mode: it comes from a housekeeping timer,
+        not from a message whose turn ends with a flush, and a heartbeat left queued
+        would leave a stale last_alive for a kill -9 to find."""
+        return self._write(_HEARTBEAT, (now,), immediate=True)
 
     def recover_interrupted(self, now: float) -> int:
         """At start-up: close every call left open by a dead process as INTERRUPTED.
@@ -277,8 +284,8 @@ class CdrStore:
             raise
         return len(pending)
 
-    def _write(self, sql: str, params: tuple[object, ...]) -> int:
-        if self.group_commit:
+    def _write(self, sql: str, params: tuple[object, ...], *, immediate: bool = False) -> int:
+        if self.group_commit and not immediate:
             self._pending.append((sql, params))
             return 1  # queued: the row count is not known until the flush
         self._ensure_free()

@@ -51,10 +51,9 @@ def size_buffers(sock: socket.socket, size: int) -> None:
 class RtpPort(asyncio.DatagramProtocol):
     """RTP socket of one leg: every datagram into the core, the result out of the peer's.
 
-    It sends with the peer socket's own `sendto`, not the peer transport's: the socket
-    exists before either transport does, so no packet is lost while the session is
-    being attached, and a full send buffer drops the packet (counted) instead of
-    queueing stale media.
+    `send` is the peer transport's `sendto` (cheaper per call than the socket's). Until
+    the peer's transport exists it is the peer socket's own `sendto`, so nothing that
+    arrives while a session is being attached is lost.
     """
 
     __slots__ = ("leg", "clock", "send", "transport")
@@ -75,8 +74,8 @@ class RtpPort(asyncio.DatagramProtocol):
             packet = leg.rtp(data, addr, self.clock())
             if packet is not None:
                 self.send(packet, leg.forward_to)
-        except OSError as exc:  # send buffer full, session deleted, unreachable
-            leg.unsent(data, exc.__class__.__name__)
+        except OSError:  # (socket sendto only) send buffer full, session deleted
+            leg.unsent(data, "send_error")
         except Exception:  # a bug in the core must never take the loop down
             log.exception("internal error relaying RTP from %s", addr)
 
@@ -149,6 +148,8 @@ class RelayBackend:
         self.loop = asyncio.get_running_loop()
         self.host = host
         self.advertise = advertise or host
+        if self.advertise in ("0.0.0.0", "::"):  # would mean "hold" in SDP
+            raise MediaError(f"bound to {host}: pass the address phones reach as advertise=")
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.ports = ports or PortAllocator()
         self.core = RelayCore(config)
@@ -284,6 +285,11 @@ class RelayBackend:
             bound.protocols.append(protocol)
             if bound.closed and protocol.transport is not None:
                 protocol.transport.close()
+        a_rtp, _, b_rtp, _ = (protocol for _, protocol in pairs)
+        if not bound.closed and a_rtp.transport is not None and b_rtp.transport is not None:
+            assert isinstance(a_rtp, RtpPort) and isinstance(b_rtp, RtpPort)
+            a_rtp.send = b_rtp.transport.sendto
+            b_rtp.send = a_rtp.transport.sendto
 
     # -- the inactivity timer -------------------------------------------------------------
     def _rearm(self) -> None:

@@ -120,10 +120,16 @@ class Runtime:
         except Exception:  # a bug in a core must never take the process down
             log.exception("internal error handling a message from %s", flow.remote)
             return
+        self._after_core()
+
+    def _after_core(self) -> None:
+        """After any input to the cores: send their output, plan the group commit, re-arm."""
+        endpoint = self.endpoint
         self._send(endpoint.drain())
         cdr_pending = self.cdr is not None and self.cdr.pending
         if (cdr_pending or endpoint.has_held()) and not self._flush_scheduled:
-            # Everything that arrives in this loop turn joins one group commit.
+            # Everything that arrives in this loop turn joins one group commit, and the
+            # answers that depend on it wait for it (write before you acknowledge).
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
         self._rearm()
@@ -161,8 +167,7 @@ class Runtime:
                            f"no media for {event.idle_s:.0f} s")
         except Exception:
             log.exception("internal error ending call %s", event.session_id)
-        self._send(self.endpoint.drain())
-        self._rearm()
+        self._after_core()
 
     def hangup_all(self) -> None:
         """On shutdown: BYE every call and record it, then flush what that sent."""
@@ -215,8 +220,7 @@ class Runtime:
             self.endpoint.handle_timer(self.loop.time(), time.time())
         except Exception:
             log.exception("internal error in timer handling")
-        self._send(self.endpoint.drain())
-        self._rearm()
+        self._after_core()
 
     def _housekeep(self) -> None:
         now, wall = self.loop.time(), time.time()

@@ -9,6 +9,7 @@ read them on demand. `to_bytes()` writes CRLF lines in the order of RFC 4566 §5
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,13 +27,16 @@ class Direction(StrEnum):
     RECVONLY = "recvonly"
     INACTIVE = "inactive"
 
+    # The arithmetic below runs several times per offer/answer; Enum member lookups
+    # and calls cost about a microsecond each, so the answers are tabulated once
+    # after the class (_SENDING, _RECEIVING, _REVERSED, _RESTRICTED).
     @property
     def sends(self) -> bool:
-        return self in (Direction.SENDRECV, Direction.SENDONLY)
+        return self in _SENDING
 
     @property
     def receives(self) -> bool:
-        return self in (Direction.SENDRECV, Direction.RECVONLY)
+        return self in _RECEIVING
 
     @classmethod
     def of(cls, sends: bool, receives: bool) -> Direction:
@@ -42,13 +46,23 @@ class Direction(StrEnum):
 
     def reversed(self) -> Direction:
         """The same stream seen from the other end: what an answer may at most say."""
-        return Direction.of(self.receives, self.sends)
+        return _REVERSED[self]
 
     def restrict(self, other: Direction) -> Direction:
         """Only what both allow."""
-        return Direction.of(self.sends and other.sends, self.receives and other.receives)
+        return _RESTRICTED[self, other]
 
 
+_SENDING = frozenset({Direction.SENDRECV, Direction.SENDONLY})
+_RECEIVING = frozenset({Direction.SENDRECV, Direction.RECVONLY})
+_REVERSED = {d: Direction.of(d in _RECEIVING, d in _SENDING) for d in Direction}
+_RESTRICTED = {
+    (a, b): Direction.of(a in _SENDING and b in _SENDING, a in _RECEIVING and b in _RECEIVING)
+    for a in Direction
+    for b in Direction
+}
+# Attribute name -> Direction; a dict lookup instead of the slower `Direction(name)`.
+_DIRECTION_NAMED = {d.value: d for d in Direction}
 DIRECTIONS = frozenset(d.value for d in Direction)
 
 
@@ -155,25 +169,40 @@ STATIC_PAYLOAD_TYPES: dict[int, RtpMap] = {
 }
 
 
+# Memoized: every description repeats the same few lines (`0 PCMU/8000`), and every
+# call parses them again in several descriptions. Keys are immutable strings and the
+# results immutable tuples, so sharing them is safe; the bound caps what odd input
+# can make the cache hold.
+@functools.lru_cache(maxsize=1024)
 def parse_rtpmap(value: str) -> tuple[int, RtpMap] | None:
     """`0 PCMU/8000` -> (0, RtpMap); None when malformed (callers then ignore the line)."""
     pt_text, _, rest = value.partition(" ")
+    pt = payload_type(pt_text)
     parts = rest.strip().split("/")
-    if not _is_pt(pt_text) or not 2 <= len(parts) <= 3 or not parts[0]:
+    if pt is None or not 2 <= len(parts) <= 3 or not parts[0]:
         return None
-    if not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts[1:]):
-        return None
+    for number in parts[1:]:
+        if not (number.isascii() and number.isdigit() and len(number) <= 9):
+            return None
     channels = int(parts[2]) if len(parts) == 3 else None
-    return int(pt_text), RtpMap(parts[0], int(parts[1]), channels)
+    return pt, RtpMap(parts[0], int(parts[1]), channels)
 
 
 def _is_pt(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 3 and int(text) <= 127
 
 
+# The usual spelling of each payload type, so that the common case is one dict lookup;
+# `_is_pt` still decides the others (`007` is 7 as well).
+_PT_TEXT = {str(pt): pt for pt in range(128)}
+
+
 def payload_type(fmt: str) -> int | None:
     """An m= format as an RTP payload type (0-127), None if it is not one."""
-    return int(fmt) if _is_pt(fmt) else None
+    pt = _PT_TEXT.get(fmt)
+    if pt is None and _is_pt(fmt):
+        pt = int(fmt)
+    return pt
 
 
 class _Described:
@@ -185,13 +214,13 @@ class _Described:
     def find(self, name: str) -> Attribute | None:
         """The first attribute with this name (names are case-sensitive)."""
         for attr in self.attributes:
-            if attr.name == name:
+            if attr[0] == name:  # attr.name, without the property call
                 return attr
         return None
 
     def values(self, name: str) -> list[str]:
         """The values of every `a=name:value` line, in order."""
-        return [a.value for a in self.attributes if a.name == name and a.value is not None]
+        return [v for n, v in self.attributes if n == name and v is not None]
 
     def remove(self, *names: str) -> None:
         self.attributes[:] = [a for a in self.attributes if a.name not in names]
@@ -199,9 +228,9 @@ class _Described:
     @property
     def direction(self) -> Direction | None:
         """The direction attribute written at this level, None when there is none."""
-        for attr in self.attributes:
-            if attr.name in DIRECTIONS and attr.value is None:
-                return Direction(attr.name)
+        for name, value in self.attributes:
+            if value is None and name in _DIRECTION_NAMED:
+                return _DIRECTION_NAMED[name]
         return None
 
     @direction.setter
@@ -236,34 +265,42 @@ class MediaDescription(_Described):
     key: str | None = None  # k= (obsolete, kept for round trips)
     attributes: list[Attribute] = field(default_factory=list)
     extra: list[tuple[str, str]] = field(default_factory=list)  # unknown x= lines
+    # rtpmap()'s last result and the formats and attributes it was computed from.
+    # Offer/answer asks several times per call for the codecs of the same streams; the
+    # fields are mutable (even in place), so a hit needs both lists equal to the
+    # snapshot, which is cheap: the elements are usually the very same objects.
+    _rtpmap_memo: tuple[list[str], list[Attribute], dict[int, RtpMap]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def rtpmap(self) -> dict[int, RtpMap]:
         """Codec of each payload type listed on the m= line, in m= order.
 
         From a=rtpmap, else the static table; unknown or malformed ones are left out.
         """
+        formats, attributes, memo = self.formats, self.attributes, self._rtpmap_memo
+        if memo is not None and memo[0] == formats and memo[1] == attributes:
+            return dict(memo[2])  # a copy: the caller may change it
         mapped: dict[int, RtpMap] = {}
-        for value in self.values("rtpmap"):
-            parsed = parse_rtpmap(value)
-            if parsed is not None and parsed[0] not in mapped:
-                mapped[parsed[0]] = parsed[1]
+        for name, value in attributes:
+            if name == "rtpmap" and value is not None:
+                parsed = parse_rtpmap(value)
+                if parsed is not None and parsed[0] not in mapped:
+                    mapped[parsed[0]] = parsed[1]
         result: dict[int, RtpMap] = {}
-        for fmt in self.formats:
+        for fmt in formats:
             pt = payload_type(fmt)
             if pt is None or pt in result:
                 continue
             codec = mapped.get(pt) or STATIC_PAYLOAD_TYPES.get(pt)
             if codec is not None:
                 result[pt] = codec
-        return result
+        self._rtpmap_memo = (list(formats), list(attributes), result)
+        return dict(result)
 
     def fmtp(self, pt: int) -> str | None:
         """The format parameters of a payload type (`a=fmtp:101 0-16` -> `0-16`)."""
-        prefix = f"{pt} "
-        for value in self.values("fmtp"):
-            if value.startswith(prefix):
-                return value[len(prefix) :].strip()
-        return None
+        return fmtp_params(self).get(str(pt))
 
     @property
     def ptime(self) -> int | None:
@@ -274,7 +311,9 @@ class MediaDescription(_Described):
         return self._int_attribute("maxptime")
 
     def _int_attribute(self, name: str) -> int | None:
-        for value in self.values(name):
+        for attr_name, value in self.attributes:
+            if attr_name != name or value is None:
+                continue
             text = value.strip()
             if text.isascii() and text.isdigit() and len(text) <= 6:
                 return int(text)
@@ -296,10 +335,23 @@ class MediaDescription(_Described):
             yield f"b={bw}"
         if self.key is not None:
             yield "k=" + self.key
-        for attr in self.attributes:
-            yield f"a={attr}"
+        for name, value in self.attributes:  # str(Attribute), without the method call
+            yield "a=" + name if value is None else f"a={name}:{value}"
         for kind, value in self.extra:
             yield f"{kind}={value}"
+
+
+def fmtp_params(media: MediaDescription) -> dict[str, str]:
+    """The format parameters of every payload type in one pass, keyed by the type as
+    `fmtp()` spells it (`str(pt)`): `a=fmtp:101 0-16` -> {"101": "0-16"}; the first
+    line for a type wins."""
+    params: dict[str, str] = {}
+    for name, value in media.attributes:
+        if name == "fmtp" and value is not None:
+            pt_text, space, rest = value.partition(" ")
+            if space and pt_text not in params:
+                params[pt_text] = rest.strip()
+    return params
 
 
 @dataclass(slots=True, kw_only=True)
@@ -383,17 +435,17 @@ class SessionDescription(_Described):
             yield "z=" + self.zone
         if self.key is not None:
             yield "k=" + self.key
-        for attr in self.attributes:
-            yield f"a={attr}"
+        for name, value in self.attributes:  # str(Attribute), without the method call
+            yield "a=" + name if value is None else f"a={name}:{value}"
         for kind, value in self.extra:
             yield f"{kind}={value}"
         for media in self.media:
             yield from media.lines()
 
     def to_bytes(self) -> bytes:
-        return "".join(line + "\r\n" for line in self.lines()).encode("utf-8")
+        return str(self).encode("utf-8")
 
     __bytes__ = to_bytes
 
     def __str__(self) -> str:
-        return "".join(line + "\r\n" for line in self.lines())
+        return "\r\n".join(self.lines()) + "\r\n"  # lines() is never empty (v=, o=, s=)

@@ -9,8 +9,10 @@ to the offerer and in the relay's payload-type translation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from switch.sdp.errors import NoCommonCodec, SdpError
 from switch.sdp.model import (
@@ -25,6 +27,7 @@ from switch.sdp.model import (
     RtpMap,
     SessionDescription,
     Timing,
+    fmtp_params,
     payload_type,
 )
 
@@ -65,7 +68,14 @@ class RelayAddress:
 
     @property
     def connection(self) -> Connection:
-        return Connection.for_address(self.address)
+        return _relay_connection(self.address)
+
+
+# Every description the switch builds carries its relay's c= line: one frozen (so
+# shareable) Connection per relay address instead of a new one each time.
+@functools.lru_cache(maxsize=256)
+def _relay_connection(address: str) -> Connection:
+    return Connection.for_address(address)
 
 
 @dataclass(slots=True)
@@ -120,9 +130,26 @@ def _allowed(codecs: Iterable[str]) -> list[tuple[str, int | None]]:
     return result
 
 
-def _is_allowed(codec: RtpMap, allowed: list[tuple[str, int | None]]) -> bool:
-    name, rate = codec.key
-    return any(name == n and (r is None or r == rate) for n, r in allowed)
+class _Policy(NamedTuple):
+    """Allowed codecs as sets: `(name, rate)` entries, and names allowed at any rate."""
+
+    exact: frozenset[tuple[str, int]]
+    any_rate: frozenset[str]
+
+    def allows(self, codec: RtpMap) -> bool:
+        key = codec.key
+        return key in self.exact or key[0] in self.any_rate
+
+
+# The codec list is the same few configured tuples call after call: parse it once each.
+# ValueError (a bad entry) is not cached and so raised on every call, as before.
+@functools.lru_cache(maxsize=64)
+def _policy(codecs: tuple[str, ...]) -> _Policy:
+    allowed = _allowed(codecs)
+    return _Policy(
+        frozenset((n, r) for n, r in allowed if r is not None),
+        frozenset(n for n, r in allowed if r is None),
+    )
 
 
 def _is_voice(codec: RtpMap) -> bool:
@@ -163,22 +190,35 @@ def _disabled(media: MediaDescription) -> MediaDescription:
     )
 
 
-def _kept_attributes(attributes: Iterable[Attribute]) -> list[Attribute]:
-    return [
-        a
-        for a in attributes
-        if a.name not in DROPPED_ATTRIBUTES and not (a.name in DIRECTIONS and a.value is None)
-    ]
+def _kept_attributes(
+    attributes: Iterable[Attribute], codecs: Mapping[int, RtpMap] | None = None
+) -> list[Attribute]:
+    """The attributes that go on to the other leg: not dropped, no direction (set
+    separately), and with `codecs`, a=rtpmap and a=fmtp only of those payload types."""
+    kept: list[Attribute] = []
+    for attr in attributes:
+        name, value = attr
+        if name in DROPPED_ATTRIBUTES or (value is None and name in DIRECTIONS):
+            continue
+        if (
+            codecs is not None
+            and name in _PT_SCOPED
+            and payload_type(_first_word(value)) not in codecs
+        ):
+            continue
+        kept.append(attr)
+    return kept
 
 
-def _offerable(
-    media: MediaDescription, allowed: list[tuple[str, int | None]]
-) -> dict[int, RtpMap] | None:
+def _offerable(media: MediaDescription, policy: _Policy) -> dict[int, RtpMap] | None:
     """The allowed codecs of an enabled relayable audio stream, if it has a voice codec."""
     if media.media != "audio" or media.port == 0 or media.proto.upper() not in RELAYED_PROTOS:
         return None
-    kept = {pt: c for pt, c in media.rtpmap().items() if _is_allowed(c, allowed)}
-    return kept if any(_is_voice(c) for c in kept.values()) else None
+    kept = {pt: c for pt, c in media.rtpmap().items() if policy.allows(c)}
+    for codec in kept.values():
+        if _is_voice(codec):
+            return kept
+    return None
 
 
 def _offered_codecs(sdp: SessionDescription) -> str:
@@ -203,21 +243,17 @@ def build_offer(
     attributes, on the relay's address and port. Every other stream is disabled (port 0).
     Raises NoCommonCodec when no stream qualifies.
     """
-    allowed = _allowed(codecs)
+    policy = _policy(tuple(codecs))
     media_out: list[MediaDescription] = []
     chosen = False
     for media in received.media:
-        kept = None if chosen else _offerable(media, allowed)
+        kept = None if chosen else _offerable(media, policy)
         if kept is None:
             media_out.append(_disabled(media))
             continue
         chosen = True
-        attributes = [
-            a
-            for a in _kept_attributes(media.attributes)
-            if a.name not in _PT_SCOPED or payload_type(_first_word(a.value)) in kept
-        ]
-        attributes.append(Attribute(_sent_direction(received, media).value))
+        attributes = _kept_attributes(media.attributes, kept)
+        attributes.append(Attribute(str(_sent_direction(received, media))))
         formats = [str(pt) for pt in kept]
         media_out.append(
             MediaDescription(
@@ -293,6 +329,7 @@ def _answer_stream(
     offered: dict[tuple[str, int], tuple[int, RtpMap]] = {}
     for pt, codec in theirs.rtpmap().items():
         offered.setdefault(codec.key, (pt, codec))
+    got_params = fmtp_params(got)  # got.fmtp(pt) for every pt, in one pass
     formats: list[str] = []
     attributes: list[Attribute] = []
     voice = False
@@ -304,7 +341,7 @@ def _answer_stream(
         voice = voice or _is_voice(codec)
         formats.append(str(pt))
         attributes.append(Attribute("rtpmap", f"{pt} {offered_codec}"))
-        params = got.fmtp(answer_pt)
+        params = got_params.get(str(answer_pt))
         if params is not None:
             attributes.append(Attribute("fmtp", f"{pt} {params}"))
     if not voice:
@@ -313,7 +350,7 @@ def _answer_stream(
         if value is not None:
             attributes.append(Attribute(name, str(value)))
     allowed = _sent_direction(offer, theirs).reversed()
-    attributes.append(Attribute(_sent_direction(answer, got).restrict(allowed).value))
+    attributes.append(Attribute(str(_sent_direction(answer, got).restrict(allowed))))
     return MediaDescription(
         media=theirs.media,
         port=relay.port,
@@ -338,12 +375,16 @@ def payload_map(
     use the switch's numbers, and its own ones are mapped too for phones that assume
     symmetric payload types.
     """
-    a_out, a_in = a_local.audio(), _paired(a_local, a_remote)
-    b_out, b_in = b_local.audio(), _paired(b_local, b_remote)
+    a_out, a_in = _codecs(a_local.audio()), _codecs(_paired(a_local, a_remote))
+    b_out, b_in = _codecs(b_local.audio()), _codecs(_paired(b_local, b_remote))
     return PayloadMap(
         a_to_b=_direction_map(a_out, a_in, b_in),
         b_to_a=_direction_map(b_out, b_in, a_in),
     )
+
+
+def _codecs(media: MediaDescription | None) -> dict[int, RtpMap]:
+    return {} if media is None else media.rtpmap()
 
 
 def _paired(local: SessionDescription, remote: SessionDescription) -> MediaDescription | None:
@@ -359,19 +400,20 @@ def _paired(local: SessionDescription, remote: SessionDescription) -> MediaDescr
 
 
 def _direction_map(
-    sender_local: MediaDescription | None,
-    sender_remote: MediaDescription | None,
-    receiver: MediaDescription | None,
+    sender_local: dict[int, RtpMap],
+    sender_remote: dict[int, RtpMap],
+    receiver: dict[int, RtpMap],
 ) -> dict[int, int]:
-    if receiver is None:
+    """Rewrites for packets to a receiver, from the codecs of the streams involved."""
+    if not receiver:
         return {}
     wanted: dict[tuple[str, int], int] = {}
-    for pt, codec in receiver.rtpmap().items():
+    for pt, codec in receiver.items():
         wanted.setdefault(codec.key, pt)
     result: dict[int, int] = {}
     seen: set[int] = set()  # the switch's numbering wins over the sender's own
-    for media in (sender_local, sender_remote):
-        for pt, codec in (media.rtpmap() if media is not None else {}).items():
+    for codecs in (sender_local, sender_remote):
+        for pt, codec in codecs.items():
             if pt in seen:
                 continue
             seen.add(pt)
@@ -396,11 +438,11 @@ def answer_offer(
     plus telephone-event if offered and allowed, under the offerer's numbers; the
     direction mirrors the offer's (RFC 3264 §6.1). Raises NoCommonCodec.
     """
-    allowed = _allowed(codecs)
+    policy = _policy(tuple(codecs))
     media_out: list[MediaDescription] = []
     chosen = False
     for media in offer.media:
-        kept = None if chosen else _offerable(media, allowed)
+        kept = None if chosen else _offerable(media, policy)
         if kept is None:
             media_out.append(_disabled(media))
             continue
@@ -417,7 +459,7 @@ def answer_offer(
         ]
         if media.ptime is not None:
             attributes.append(Attribute("ptime", str(media.ptime)))
-        attributes.append(Attribute(_sent_direction(offer, media).reversed().value))
+        attributes.append(Attribute(str(_sent_direction(offer, media).reversed())))
         media_out.append(
             MediaDescription(
                 media="audio",

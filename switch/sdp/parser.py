@@ -9,6 +9,7 @@ not looked into here: the model's helpers read them on demand.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from switch.sdp.errors import SdpError
@@ -32,6 +33,16 @@ _PORT_RE = re.compile(r"([0-9]{1,5})(?:/([0-9]{1,5}))?")
 _KNOWN = frozenset("vosiuepcbtrzkam")
 _MEDIA_LEVEL = frozenset("icbkam")
 _TEXT_TYPES = frozenset("si")  # free text: trailing spaces are content (`s= `)
+# Attribute names phones send all the time, all valid tokens: a set lookup spares the
+# regex for most a= lines (the bulk of every description).
+_COMMON_ATTRIBUTES = frozenset({
+    "rtpmap", "fmtp", "ptime", "maxptime", "sendrecv", "sendonly", "recvonly", "inactive",
+    "rtcp", "rtcp-fb", "rtcp-xr", "rtcp-mux", "rtcp-rsize", "ssrc", "mid", "msid", "label",
+    "tool", "candidate", "end-of-candidates", "ice-ufrag", "ice-pwd", "ice-options",
+    "crypto", "fingerprint", "setup", "extmap", "group", "silenceSupp", "direction",
+})  # fmt: skip
+# The parser's stand-in until the o= line is read (frozen, so one can serve every parse).
+_NO_ORIGIN = Origin("-", 0, 0, "IN", "IP4", "0.0.0.0")
 
 
 def parse_sdp(data: bytes | bytearray | memoryview | str) -> SessionDescription:
@@ -39,33 +50,55 @@ def parse_sdp(data: bytes | bytearray | memoryview | str) -> SessionDescription:
     text = _text(data)
     if "\0" in text:
         raise SdpError("NUL character in session description")
-    lines = text.split("\n")
-    while lines and lines[-1] in ("", "\r"):
+    lines, stray_cr = _lines(text)
+    while lines and lines[-1] == "":
         lines.pop()
     if not lines:
         raise SdpError("empty session description")
     if len(lines) > MAX_LINES:
         raise SdpError(f"more than {MAX_LINES} lines")
+    if stray_cr is not None and stray_cr < len(lines):
+        # Parse the lines before it first: an error there is reported as before.
+        _Parser().run(lines[:stray_cr], complete=False)
+        raise SdpError(f"line {stray_cr + 1}: CR inside a line")
     return _Parser().run(lines)
 
 
+def _lines(text: str) -> tuple[list[str], int | None]:
+    """The lines without their LF or CRLF, and the index of the first line left with a
+    CR in it (an error, once the lines before it are read), if any."""
+    # Phones send all-CRLF or all-LF text: one split each, instead of a look at every
+    # line's end. CRLF-only means every CR is followed by LF and every LF preceded by CR.
+    if "\r" not in text:
+        return text.split("\n"), None
+    crlf = text.count("\r\n")
+    if crlf == text.count("\r") == text.count("\n"):
+        return text.split("\r\n"), None
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    stray = next((i for i, line in enumerate(lines) if "\r" in line), None)
+    return lines, stray
+
+
 def _text(data: bytes | bytearray | memoryview | str) -> str:
-    too_long = SdpError(f"session description longer than {MAX_SDP_BYTES} bytes")
     if isinstance(data, str):
         if len(data) > MAX_SDP_BYTES:  # cheap check before encoding a huge string
-            raise too_long
+            raise _too_long()
         try:
             if len(data.encode("utf-8")) > MAX_SDP_BYTES:
-                raise too_long
+                raise _too_long()
         except UnicodeEncodeError:  # lone surrogates: to_bytes() could not write it back
             raise SdpError("session description is not encodable as UTF-8") from None
         return data
     if len(data) > MAX_SDP_BYTES:
-        raise too_long
+        raise _too_long()
     try:
-        return bytes(data).decode("utf-8")
+        return (data if isinstance(data, bytes) else bytes(data)).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SdpError(f"invalid UTF-8 at byte {exc.start}") from None
+
+
+def _too_long() -> SdpError:
+    return SdpError(f"session description longer than {MAX_SDP_BYTES} bytes")
 
 
 class _Parser:
@@ -74,7 +107,7 @@ class _Parser:
     def __init__(self) -> None:
         self.origin: Origin | None = None
         self.name: str | None = None
-        self.session = SessionDescription(origin=Origin("-", 0, 0, "IN", "IP4", "0.0.0.0"))
+        self.session = SessionDescription(origin=_NO_ORIGIN)
         self.media: MediaDescription | None = None
         self.timing: Timing | None = None
         self.lineno = 0
@@ -82,11 +115,31 @@ class _Parser:
     def fail(self, message: str) -> SdpError:
         return SdpError(f"line {self.lineno}: {message}")
 
-    def run(self, lines: list[str]) -> SessionDescription:
-        for self.lineno, raw in enumerate(lines, 1):
-            line = raw[:-1] if raw.endswith("\r") else raw
-            if "\r" in line:
-                raise self.fail("CR inside a line")
+    def run(self, lines: list[str], complete: bool = True) -> SessionDescription:
+        """Read the lines (none of them with CR or LF left in it) into the session.
+
+        `complete=False` reads a prefix of the description: only the lines' own errors.
+        """
+        # One loop with the common cases inline: method calls are a good part of the
+        # cost of a line. a= lines, most of every description, take a shortcut through
+        # the same checks as the other lines; `self.lineno` is kept up to date for the
+        # other lines only, whose methods report their errors with it.
+        session = self.session
+        attributes = session.attributes  # of the section being read
+        if lines[0][:2] == "a=":  # what the checks below say of it, had it no shortcut
+            self.lineno = 1
+            raise self.fail("a session description starts with v=")
+        for lineno, line in enumerate(lines, 1):
+            if line[:2] == "a=":
+                name, colon, rest = line[2:].rstrip(" \t").partition(":")
+                if name not in _COMMON_ATTRIBUTES and _TOKEN_RE.fullmatch(name) is None:
+                    self.lineno = lineno
+                    raise self.fail(f"invalid attribute name {name[:40]!r}")
+                # tuple.__new__ is Attribute(name, value) without the Python-level
+                # __new__ of a NamedTuple: about half the cost, on every a= line.
+                attributes.append(tuple.__new__(Attribute, (name, rest if colon else None)))
+                continue
+            self.lineno = lineno
             if len(line) < 2 or line[1] != "=":
                 raise self.fail("expected <type>=<value>" if line else "empty line")
             kind, value = line[0], line[2:]
@@ -94,21 +147,22 @@ class _Parser:
                 raise self.fail(f"invalid line type {kind!r}")
             if kind not in _TEXT_TYPES:
                 value = value.rstrip(" \t")
-            if self.lineno == 1:
+            if lineno == 1:
                 if kind != "v":
                     raise self.fail("a session description starts with v=")
                 if value != "0":
                     raise self.fail(f"unsupported SDP version {value[:20]!r}")
-                continue
-            if kind == "m":
-                self.media_line(value)
+            elif kind == "m":
+                attributes = self.media_line(value).attributes
             elif kind not in _KNOWN:
-                target = self.media if self.media is not None else self.session
+                target = self.media if self.media is not None else session
                 target.extra.append((kind, value))
             elif self.media is not None:
                 self.media_field(kind, value)
             else:
                 self.session_field(kind, value)
+        if not complete:
+            return self.session
         if self.origin is None:
             raise SdpError("missing o= line")
         if self.name is None:
@@ -120,42 +174,50 @@ class _Parser:
     # -- session level -----------------------------------------------------------
     def session_field(self, kind: str, value: str) -> None:
         session = self.session
-        if kind == "a":
-            session.attributes.append(self.attribute(value))
-        elif kind == "o":
-            self.once(self.origin, kind)
+        if kind == "o":
+            if self.origin is not None:
+                raise self.duplicate(kind)
             self.origin = self.parse_origin(value)
         elif kind == "s":
-            self.once(self.name, kind)
+            if self.name is not None:
+                raise self.duplicate(kind)
             self.name = value
         elif kind == "c":
-            self.once(session.connection, kind)
+            if session.connection is not None:
+                raise self.duplicate(kind)
             session.connection = self.connection(value)
         elif kind == "b":
             session.bandwidths.append(self.bandwidth(value))
         elif kind == "t":
-            start, stop = self.numbers(value, 2, "t= line needs start and stop times")
-            self.timing = Timing(start, stop)
+            if value == "0 0":  # what SIP phones send (RFC 3264 §5): spare the checks
+                self.timing = Timing(0, 0)
+            else:
+                start, stop = self.numbers(value, 2, "t= line needs start and stop times")
+                self.timing = Timing(start, stop)
             session.timings.append(self.timing)
         elif kind == "r":
             if self.timing is None:
                 raise self.fail("r= line before any t= line")
             self.timing.repeats.append(value)
         elif kind == "i":
-            self.once(session.information, kind)
+            if session.information is not None:
+                raise self.duplicate(kind)
             session.information = value
         elif kind == "u":
-            self.once(session.uri, kind)
+            if session.uri is not None:
+                raise self.duplicate(kind)
             session.uri = value
         elif kind == "e":
             session.emails.append(value)
         elif kind == "p":
             session.phones.append(value)
         elif kind == "z":
-            self.once(session.zone, kind)
+            if session.zone is not None:
+                raise self.duplicate(kind)
             session.zone = value
         elif kind == "k":
-            self.once(session.key, kind)
+            if session.key is not None:
+                raise self.duplicate(kind)
             session.key = value
         else:  # v
             raise self.fail("duplicate v= line")
@@ -170,7 +232,7 @@ class _Parser:
         return Origin(user, int(sess_id), int(version), nettype, addrtype, address)
 
     # -- media level -------------------------------------------------------------
-    def media_line(self, value: str) -> None:
+    def media_line(self, value: str) -> MediaDescription:
         fields = value.split()
         if len(fields) < 4:
             raise self.fail("m= line needs port, proto and formats")
@@ -190,41 +252,35 @@ class _Parser:
             formats=fields[3:],
         )
         self.session.media.append(self.media)
+        return self.media
 
     def media_field(self, kind: str, value: str) -> None:
         media = self.media
         assert media is not None
         if kind not in _MEDIA_LEVEL:
             raise self.fail(f"{kind}= line not allowed in a media description")
-        if kind == "a":
-            media.attributes.append(self.attribute(value))
-        elif kind == "c":
+        if kind == "c":
             media.connections.append(self.connection(value))
         elif kind == "b":
             media.bandwidths.append(self.bandwidth(value))
         elif kind == "i":
-            self.once(media.information, kind)
+            if media.information is not None:
+                raise self.duplicate(kind)
             media.information = value
         else:  # k
-            self.once(media.key, kind)
+            if media.key is not None:
+                raise self.duplicate(kind)
             media.key = value
 
     # -- shared fields -----------------------------------------------------------
-    def once(self, current: object, kind: str) -> None:
-        if current is not None:
-            raise self.fail(f"duplicate {kind}= line")
-
-    def attribute(self, value: str) -> Attribute:
-        name, colon, rest = value.partition(":")
-        if _TOKEN_RE.fullmatch(name) is None:
-            raise self.fail(f"invalid attribute name {name[:40]!r}")
-        return Attribute(name, rest if colon else None)
+    def duplicate(self, kind: str) -> SdpError:
+        return self.fail(f"duplicate {kind}= line")
 
     def connection(self, value: str) -> Connection:
-        fields = value.split()
-        if len(fields) != 3:
+        connection = _connection(value)
+        if connection is None:
             raise self.fail("c= line needs nettype, addrtype and address")
-        return Connection(*fields)
+        return connection
 
     def bandwidth(self, value: str) -> Bandwidth:
         bwtype, colon, amount = value.partition(":")
@@ -234,6 +290,17 @@ class _Parser:
 
     def numbers(self, value: str, count: int, message: str) -> list[int]:
         fields = value.split()
-        if len(fields) != count or not all(_NUMBER_RE.fullmatch(f) for f in fields):
+        if len(fields) != count:
             raise self.fail(message)
-        return [int(f) for f in fields]
+        for text in fields:
+            if _NUMBER_RE.fullmatch(text) is None:
+                raise self.fail(message)
+        return [int(text) for text in fields]
+
+
+# A phone's c= line is the same in every description it sends, and a Connection is
+# frozen: parse each value once and share the result (None: not three fields).
+@functools.lru_cache(maxsize=1024)
+def _connection(value: str) -> Connection | None:
+    fields = value.split()
+    return Connection(*fields) if len(fields) == 3 else None

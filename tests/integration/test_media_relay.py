@@ -17,7 +17,7 @@ import pytest
 import uvloop
 
 from media.aio import RelayBackend
-from media.backend import LegAddress, MediaEvent, MediaTimeout
+from media.backend import LegAddress, MediaBackend, MediaEvent, MediaTimeout
 from media.errors import PortsExhausted
 from media.ports import PortAllocator
 from media.relay import RelayConfig
@@ -124,15 +124,17 @@ def test_media_flows_both_ways_with_headers_rewritten(loop_kind: str) -> None:
                     struct.pack("!BBHI", 0x80, 201, 1, 0xAAAA), (HOST, a.rtcp_port))
                 a_phone.send(b"\x00junk", a)
                 assert await b_phone.nothing_more()
+                for _ in range(100):  # bounded: the RTCP datagram may still be in flight
+                    current = backend.stats("call-1")
+                    assert current is not None
+                    if current.a.rtcp_packets:
+                        break
+                    await asyncio.sleep(0.01)
                 stats = backend.delete("call-1")
                 assert stats is not None
                 assert stats.a.packets_out == 5 and stats.b.packets_out == 7
                 assert stats.a.packets_in == 8 and stats.a.drops == {"short": 1}
-                assert stats.a.remote == a_phone.addr
-                for _ in range(50):  # bounded: the RTCP datagram may still be in flight
-                    if stats.a.rtcp_packets:
-                        break
-                    await asyncio.sleep(0.01)
+                assert stats.a.remote == a_phone.addr and stats.a.rtcp_packets == 1
                 assert backend.delete("call-1") is None
             finally:
                 backend.close()
@@ -245,6 +247,27 @@ def test_busy_pairs_are_skipped_and_exhaustion_is_reported(loop_kind: str) -> No
                 assert "three" in backend.core
             finally:
                 blocker.close()
+                backend.close()
+
+    run(loop_kind, main)
+
+
+def test_delete_right_after_allocate_closes_every_socket(loop_kind: str) -> None:
+    async def main() -> None:
+        with free_range() as ports:
+            backend = RelayBackend(HOST, ports=ports)
+            seam: MediaBackend = backend  # the aio relay serves the seam
+            try:
+                a, b = seam.allocate("brief")
+                stats = seam.delete("brief")  # before the sockets are even attached
+                assert stats is not None and stats.a.packets_in == 0
+                await backend.wait_attached()
+                await asyncio.sleep(0.01)  # transports close their sockets on the next turn
+                for port in (a.rtp_port, a.rtcp_port, b.rtp_port, b.rtcp_port):
+                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                        probe.bind((HOST, port))  # free again
+                assert ports.in_use == 0
+            finally:
                 backend.close()
 
     run(loop_kind, main)

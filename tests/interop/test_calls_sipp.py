@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.peers import SCENARIOS, have, run_sipp
+from tests.support.peers import SCENARIOS, have, port_bound, run_sipp
 from tests.support.switch_process import SwitchProcess, free_port, write_config
 
 pytestmark = [
@@ -83,6 +83,9 @@ class Callee:
              "-mp", str(free_port()), *(extra or []), f"127.0.0.1:{switch.port}"],
             cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
+        deadline = time.monotonic() + 10  # the caller must not dial before we listen
+        while not port_bound(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def result(self, timeout: float = 40.0) -> tuple[int, str]:
         try:

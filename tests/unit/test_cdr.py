@@ -361,3 +361,18 @@ def test_group_commit_queues_until_flush(tmp_path: Path) -> None:
     assert store.flush() == 3 and store.pending == 0
     record = other.get("c1")
     assert record is not None and record.billsec == 9.0
+
+
+def test_heartbeat_commits_at_once_in_group_mode(tmp_path: Path) -> None:
+    store = CdrStore(tmp_path / "g.db")
+    store.open_call("c1", "1001", "1002", 100.0)
+    store.group_commit = True
+    store.answer("c1", 101.0)  # queued
+    assert store.heartbeat(130.0) == 1  # not queued: a timer, not a message, calls it
+    assert store.pending == 1
+    other = CdrStore(tmp_path / "g.db")
+    record = other.get("c1")
+    assert record is not None and record.last_alive == 130.0 and record.answer is None
+    store.flush()
+    record = other.get("c1")
+    assert record is not None and record.answer == 101.0 and record.last_alive == 130.0

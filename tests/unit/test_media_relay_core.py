@@ -11,13 +11,27 @@ from hypothesis import strategies as st
 from media.backend import MediaTimeout
 from media.errors import MediaError, UnknownSession
 from media.relay import RelayConfig, RelayCore, RelaySession
-from tests.unit.test_media_rtp import block, rr, sr
 
 A_SDP = ("192.168.1.10", 4000)  # what phone A's SDP says (private, behind NAT)
 A_NAT = ("203.0.113.5", 31000)  # where phone A's packets really come from
 B_SDP = ("198.51.100.20", 5000)  # phone B: no NAT
 ATTACKER = ("192.0.2.66", 6666)
 PAYLOAD = bytes(range(160))
+
+
+def sr(ssrc: int, packets: int, octets: int, blocks: list[bytes]) -> bytes:
+    body = struct.pack("!IIIIII", ssrc, 1, 2, 3, packets, octets) + b"".join(blocks)
+    return struct.pack("!BBH", 0x80 | len(blocks), 200, (4 + len(body)) // 4 - 1) + body
+
+
+def rr(ssrc: int, blocks: list[bytes]) -> bytes:
+    body = struct.pack("!I", ssrc) + b"".join(blocks)
+    return struct.pack("!BBH", 0x80 | len(blocks), 201, (4 + len(body)) // 4 - 1) + body
+
+
+def block(ssrc: int, fraction: int, lost: int, highest: int, jitter: int) -> bytes:
+    return (struct.pack("!IB", ssrc, fraction) + lost.to_bytes(3, "big", signed=True)
+            + struct.pack("!IIII", highest, jitter, 0, 0))
 
 
 def rtp(seq: int, ts: int, ssrc: int, pt: int = 0, marker: bool = False,
@@ -258,6 +272,22 @@ def test_pt_map_must_hold_payload_types() -> None:
         core.update("call-1", "c", 0.0, remote=A_SDP)  # type: ignore[arg-type]
     with pytest.raises(MediaError):
         core.create("call-1", 0.0, a_ports=(1, 2), b_ports=(3, 4))
+    for bad in (("phone.example.com", 4000), ("192.0.2.1", 0), ("192.0.2.1", 70000)):
+        with pytest.raises(MediaError):
+            core.update("call-1", "a", 0.0, remote=bad)
+    core.update("call-1", "a", 0.0, remote=("2001:DB8::1", 4000))
+    assert core.get("call-1").a.expected == ("2001:db8::1", 4000)
+
+
+def test_a_packet_the_io_layer_could_not_send_counts_as_dropped() -> None:
+    core, s = make()
+    packet = rtp(1, 160, 0xAAAA)
+    assert s.a.rtp(packet, A_NAT, 0.0) is packet
+    s.a.unsent(packet, "send_error")
+    stats = core.stats("call-1")
+    assert stats is not None
+    assert (stats.a.packets_in, stats.b.packets_out, stats.b.bytes_out) == (1, 0, 0)
+    assert stats.a.drops == {"send_error": 1}
 
 
 # -- hostile input ------------------------------------------------------------------------
@@ -334,7 +364,7 @@ def test_rtcp_is_terminated_and_read_for_statistics() -> None:
     s.b.rtp(rtp(1, 160, 0xBBBB), B_SDP, 0.0)
     # A reports on the stream it receives from the switch (SSRC 0xBBBB, kept for B->A)
     report = sr(0xAAAA, 1234, 197440, [block(0x9999, 0, 0, 0, 0), block(0xBBBB, 26, 7, 99, 40)])
-    assert s.a.rtcp(report, (A_NAT[0], A_NAT[1] + 1), 1.0) is None
+    s.a.rtcp(report, (A_NAT[0], A_NAT[1] + 1), 1.0)
     s.b.rtcp(rr(0xBBBB, [block(0xAAAA, 0, 2, 1, 16)]), (B_SDP[0], B_SDP[1] + 1), 1.0)
     stats = core.stats("call-1")
     assert stats is not None
@@ -436,3 +466,31 @@ def test_many_sessions_time_out_each_at_its_own_deadline() -> None:
         core.handle_timer(deadline)
         fired += [(deadline, e.session_id) for e in core.drain()]
     assert fired == [(10.0 + i, f"c{i}") for i in range(5)]
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.sampled_from([0x1111, 0x2222, 0x3333]), st.integers(1, 6),
+                          st.integers(0, 65535), st.integers(0, 2**32 - 1)),
+                min_size=1, max_size=12))
+def test_output_is_one_continuous_stream_whatever_the_input_streams_do(
+    segments: list[tuple[int, int, int, int]],
+) -> None:
+    """Streams switching at random (new SSRC, seq and ts jumping): the receiver sees
+    consecutive sequence numbers, one SSRC, and timestamps advancing by 160 per
+    packet inside a stream and by the elapsed time (20 ms = 160) across a switch."""
+    core, s = make()
+    now, outs, previous = 0.0, [], 0
+    for ssrc, count, seq, ts in segments:
+        if ssrc == previous:  # the same SSRC restarting is not a stream change (RFC 3550)
+            ssrc = 0x4444 if ssrc != 0x4444 else 0x5555
+        previous = ssrc
+        for i in range(count):
+            out = s.a.rtp(rtp((seq + i) & 0xFFFF, (ts + 160 * i) & 0xFFFFFFFF, ssrc), A_NAT, now)
+            assert out is not None
+            outs.append(fields(out))
+            now += 0.02
+    first = outs[0]
+    for n, (marker, pt, seq, ts, ssrc) in enumerate(outs):
+        assert (marker, pt, ssrc) == (False, 0, first[4])
+        assert seq == (first[2] + n) & 0xFFFF
+        assert ts == (first[3] + 160 * n) & 0xFFFFFFFF
