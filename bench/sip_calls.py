@@ -11,7 +11,11 @@ repeated and medians reported.
     .venv/bin/python bench/sip_calls.py --quick          # < 1 minute
     .venv/bin/python bench/sip_calls.py --json bench/results/sip_calls.json
 
-JSON keys: calls_per_s, p99_setup_ms, failed_ratio, retransmit_ratio, offered_per_s.
+Then memory: RSS growth of the switch per established call, with 1,000 calls up at once
+(200 with --quick), each holding two dialogs and a relay session (four sockets).
+
+JSON keys: calls_per_s, p99_setup_ms, failed_ratio, retransmit_ratio, offered_per_s,
+kb_per_call.
 """
 
 from __future__ import annotations
@@ -88,6 +92,72 @@ def run_step(rate: int, duration: float) -> dict[str, float]:
     }
 
 
+def rss_kb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return float(line.split()[1])
+    return 0.0
+
+
+def memory_per_call(calls: int) -> dict[str, float]:
+    """RSS growth of the switch per established call (dialogs, transactions, relay
+    session with its four sockets, CDR state), with `calls` calls up at once."""
+    with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
+        workdir = Path(tmp)
+        switch = SwitchUnderTest(workdir, [CALLER, CALLEE], {
+            "media": {"port_min": 20000, "port_max": 60000},
+            "calls": {"max_duration": 600},
+        })
+        (workdir / "reg.csv").write_text(
+            "SEQUENTIAL\n1002;[authentication username=1002 password=pw1002];example.test\n")
+        (workdir / "uac.csv").write_text(
+            "SEQUENTIAL\n"
+            "1001;[authentication username=1001 password=pw1001];example.test;1002\n")
+        switch.start()
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            assert switch.proc is not None
+            uas_port = free_port()
+            sipp("register_auth.xml", switch, workdir, "-inf", "reg.csv", "-p", str(uas_port),
+                 "-m", "1", "-timeout", "10s")
+            # Warm up (imports, first allocations, caches) with a few short calls.
+            warm = sipp("call_uas.xml", switch, workdir, "-p", str(uas_port), "-m", "20",
+                        "-timeout", "30s", "-mp", str(free_port()), background=True)
+            assert isinstance(warm, subprocess.Popen)
+            sipp("call_uac_auth.xml", switch, workdir, "-inf", "uac.csv",
+                 "-p", str(free_port()), "-mp", str(free_port()), "-r", "20", "-m", "20",
+                 "-timeout", "30s", timeout=60)
+            warm.kill()
+            warm.wait(10)
+            time.sleep(1.0)
+            before = rss_kb(switch.proc.pid)
+            uas = sipp("call_uas.xml", switch, workdir, "-p", str(uas_port), "-m", str(calls),
+                       "-timeout", "120s", "-mp", str(free_port()), background=True)
+            uac = sipp("call_uac_auth.xml", switch, workdir, "-inf", "uac.csv",
+                       "-p", str(free_port()), "-mp", str(free_port()), "-r", "200",
+                       "-m", str(calls), "-l", str(calls), "-d", "60000",
+                       "-timeout", "120s", background=True)
+            assert isinstance(uas, subprocess.Popen) and isinstance(uac, subprocess.Popen)
+            procs = [uas, uac]
+            deadline = time.monotonic() + 60
+            up = 0
+            while time.monotonic() < deadline:
+                up = int(switch.query("SELECT count(*) FROM cdr WHERE answer IS NOT NULL "
+                                      "AND \"end\" IS NULL")[0][0])  # type: ignore[call-overload]
+                if up >= calls:
+                    break
+                time.sleep(0.5)
+            time.sleep(1.0)
+            after = rss_kb(switch.proc.pid)
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait(10)
+            switch.stop()
+    return {"calls_up": up, "rss_before_kb": before, "rss_after_kb": after,
+            "kb_per_call": (after - before) / max(1, up)}
+
+
 def passes(step: dict[str, float]) -> bool:
     return (step["failed_ratio"] < 0.01 and step["retransmit_ratio"] < 0.01
             and step["calls_per_s"] >= 0.95 * step["offered_per_s"])
@@ -135,6 +205,10 @@ def main() -> int:
     }
     print(f"\nsustained: {result['calls_per_s']:.0f} calls/s (median of {len(runs)} at "
           f"{best['offered_per_s']:.0f}/s offered), p99 setup {result['p99_setup_ms']:.0f} ms")
+    memory = memory_per_call(200 if args.quick else 1000)
+    result["kb_per_call"] = round(memory["kb_per_call"], 1)
+    print(f"memory: {memory['calls_up']:.0f} calls up, RSS {memory['rss_before_kb']:.0f} -> "
+          f"{memory['rss_after_kb']:.0f} kB: {memory['kb_per_call']:.1f} kB per call")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import resource
 import secrets
 import signal
 import socket
@@ -221,12 +222,26 @@ async def serve(config: Config) -> None:
         switch.stop()
 
 
+def raise_file_limit() -> None:
+    """Every relayed call holds four UDP sockets: lift the soft descriptor limit (often
+    1024) to the hard one so a few hundred calls do not exhaust it."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (OSError, ValueError):
+        log.warning("could not raise the open-file limit; calls may hit it")
+
+
 def run(config: Config, *, loop_kind: str = "uvloop") -> int:
     logging.basicConfig(
         level=config.log.level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    raise_file_limit()
     if loop_kind == "uvloop":
         import uvloop
 

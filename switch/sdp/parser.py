@@ -57,9 +57,9 @@ def parse_sdp(data: bytes | bytearray | memoryview | str) -> SessionDescription:
         raise SdpError("empty session description")
     if len(lines) > MAX_LINES:
         raise SdpError(f"more than {MAX_LINES} lines")
-    if stray_cr is not None and stray_cr < len(lines):
-        # Parse the lines before it first: an error there is reported as before.
-        _Parser().run(lines[:stray_cr], complete=False)
+    if stray_cr is not None:
+        if stray_cr > 0:  # an error in the lines before it comes first
+            _Parser().run(lines[:stray_cr], complete=False)
         raise SdpError(f"line {stray_cr + 1}: CR inside a line")
     return _Parser().run(lines)
 

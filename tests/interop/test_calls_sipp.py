@@ -238,3 +238,26 @@ def _write_inf(tmp_path: Path) -> Path:
     path = tmp_path / "uac-long.csv"
     path.write_text("\n".join(CALLER_INF) + "\n")
     return path
+
+
+@pytest.mark.peer("sipp", "call, media inactivity timeout")
+def test_dead_media_ends_the_call(tmp_path: Path, loop_kind: str) -> None:
+    """Neither SIPp sends RTP: after media.inactivity_timeout the switch ends the call
+    with a BYE to both sides and records who hung up (the switch)."""
+    port = free_port()
+    config = write_config(tmp_path, port, USERS, {
+        "auth": {"algorithms": ["MD5"]},
+        "media": {"inactivity_timeout": 2},
+    })
+    switch = SwitchProcess(config, port, loop=loop_kind).start()
+    try:
+        callee = Callee(switch, tmp_path / "uas", "call_uas.xml")
+        ok, log = caller(switch, tmp_path / "uac", "call_uac_auth_recv_bye.xml")
+        assert ok, log
+        rc, uas_log = callee.result()
+        assert rc == 0, uas_log
+        row = wait_closed(switch)
+        assert (row["disposition"], row["hangup_side"]) == ("ANSWERED", "switch")
+        assert switch.wait_for_log("no media for")
+    finally:
+        switch.kill()
