@@ -170,8 +170,7 @@ class SipEndpoint:
                 log.info("dropped malformed response from %s: %s", flow.remote, exc.reason)
             return
         # A non-SIP Request-URI is answered 416 before any challenge (§10.3 step 1).
-        if (message.method == "REGISTER" and message.get("Authorization") is None
-                and not message.get_all("Require") and message.has_sip_uri()):
+        if self._challenge_statelessly(message):
             try:
                 self._stateless_challenge(message, flow)
             except SipParseError as exc:  # To is parsed lazily, here for the first time
@@ -198,12 +197,29 @@ class SipEndpoint:
         self._retry_counter = (self._retry_counter + 7) % 30
         return 5 + self._retry_counter
 
+    def _challenge_statelessly(self, request: Request) -> bool:
+        """A REGISTER without Authorization, or a new call's INVITE without
+        Proxy-Authorization: the challenge needs no state (a non-SIP Request-URI is
+        answered 416 first, §10.3 step 1; Require goes through the checks)."""
+        method = request.method
+        if method == "REGISTER":
+            header = "Authorization"
+        elif method == "INVITE" and self.calls is not None:
+            header = "Proxy-Authorization"
+            if ";tag=" in str(request._to).replace(" ", "").lower():
+                return False  # a re-INVITE inside a dialog
+        else:
+            return False
+        return (request.get(header) is None and not request.get_all("Require")
+                and request.has_sip_uri())
+
     def _stateless_challenge(self, request: Request, flow: Flow) -> None:
-        """401 for a REGISTER without credentials, sent without a transaction.
+        """401 (REGISTER) or 407 (INVITE) without credentials, sent without a transaction.
 
         RFC 3261 §8.2.7 names challenges as the typical job of a stateless UAS: a
-        retransmitted REGISTER simply gets a fresh challenge, and no state is kept for
-        the half of all registration traffic that carries no credentials.
+        retransmitted request simply gets a fresh challenge (and the ACK of a 407 is
+        dropped as matching nothing), so no state is kept for the half of registration
+        and call-setup traffic that carries no credentials.
         """
         via = request.vias[0]
         if self.guard.is_blocked(flow.remote[0], self._now):
@@ -215,6 +231,10 @@ class SipEndpoint:
             status, reason = 503, "Service Unavailable"
             headers = [("Server", self.server_header),
                        ("Retry-After", str(self._retry_after()))]
+        elif request.method == "INVITE":
+            status, reason = 407, "Proxy Authentication Required"
+            headers = [("Server", self.server_header)]
+            headers += [("Proxy-Authenticate", c) for c in self.auth.challenges(self._now)]
         else:
             status, reason = 401, "Unauthorized"
             headers = [("Server", self.server_header)]
