@@ -5,8 +5,11 @@
  * phones, one for all B phones; the relay latches each leg to them), G.711-sized:
  * 172-byte RTP packets (12-byte header + 160-byte payload) every 20 ms in each
  * direction, the calls' send times spread evenly over the 20 ms. Sends are batched
- * with sendmmsg, receives with recvmmsg, waits with ppoll: one core drives well
- * over 200,000 packets/s each way, so the generator is not what limits the bench.
+ * with sendmmsg, receives with recvmmsg, waits with ppoll (at most 1 ms, woken by
+ * arrivals): one core drives well over 200,000 packets/s each way, so the generator
+ * is not what limits the bench. (Busy-polling instead was tried: it gives the same
+ * relay CPU figures, and on a shared machine it pushes other people's work onto the
+ * relay's core.)
  *
  * Each payload carries the call index, the direction and the CLOCK_MONOTONIC send
  * time in ns, so the receiver checks that each packet came back on the right

@@ -6,34 +6,34 @@ Every relayed call runs, in `switch.sdp`:
 * ``build_offer``   build_offer(): the offer sent on to the callee
 * ``build_answer``  build_answer(): the answer sent back to the caller
 * ``payload_map``   payload_map(): the relay's payload-type rewrites
-* ``to_bytes``      SessionDescription.to_bytes() of a built description
-* ``rtpmap``        MediaDescription.rtpmap() of the offer's audio stream (a helper the
-                    call code uses too, timed on its own for reference)
+* ``to_bytes``      SessionDescription.to_bytes() of the answer built
+* ``rtpmap``        MediaDescription.rtpmap() of the offer's audio stream, for reference
 
-``call_total`` is what one call pays, as the sum of the rows above: 2 x parse +
-build_offer + build_answer + payload_map + to_bytes. Those rows reuse the same parsed
-descriptions run after run, so whatever the SDP layer remembers about a description
-(MediaDescription.rtpmap() keeps its last result) is always at hand; ``call_flow``
-times the real sequence instead, from the two byte strings to the answer's bytes, on
-fresh descriptions every run, and is the number to hold the budget against.
+``call_total`` is the sum of what one call runs: 2 x parse + build_offer + build_answer
++ payload_map + to_bytes. Those rows time each function on the same inputs over and
+over, so what the SDP layer remembers about a description (MediaDescription.rtpmap()
+keeps its last result) is always at hand. ``call_flow`` times the real sequence
+instead, from the two byte strings to the answer's bytes, on new descriptions every
+time: closer to what a call costs, and the row that shows a cache that only helps
+repeated runs.
 
 Two offer shapes are timed: ``sipp`` (SIPp's uac offer with PCMU, PCMA and
-telephone-event: the common 10-line G.711 SDP; its keys have no prefix) and
-``linphone`` (opus, G729 annexb=yes, PCMA, PCMU, telephone-event on 96, rtcp-fb and
-rtcp-xr lines; keys prefixed ``linphone_``). Each is answered by a phone that keeps
-the offer's codecs under its own numbering (telephone-event moved to another type),
-so payload_map has work to do.
+telephone-event/8000 on 101: the typical 10-line G.711 SDP; answered with the same SDP
+on another port, so nothing to rewrite; keys without prefix) and ``linphone`` (opus,
+G729 annexb=yes, PCMA, PCMU, telephone-event/8000 on 96, rtcp-fb and rtcp-xr lines,
+answered by a Yealink-style phone with telephone-event on 101, so the relay rewrites
+96 <-> 101; keys prefixed ``linphone_``).
 
 Timing uses ``timeit.repeat`` (``time.perf_counter``); each value is per call in
 microseconds, the median over the repeats (the minimum is in the ``*_min_us`` keys).
 
 Run::
 
-    .venv/bin/python bench/sdp_offer_answer.py [--quick] [--json bench/results/sdp_offer_answer.json]
+    .venv/bin/python bench/sdp_offer_answer.py [--quick] [--json PATH]
 
 ``--json PATH`` writes flat keys (``parse_us``, ``build_offer_us``, ``build_answer_us``,
-``payload_map_us``, ``to_bytes_us``, ``rtpmap_us``, ``call_total_us``, the same with
-``linphone_`` in front, and ``*_min_us``). ``--quick`` uses fewer, shorter repeats and
+``payload_map_us``, ``to_bytes_us``, ``rtpmap_us``, ``call_total_us``, ``call_flow_us``,
+the same with ``linphone_`` in front, and ``*_min_us``). ``--quick`` uses fewer, shorter repeats and
 finishes in a few seconds.
 """
 

@@ -255,17 +255,18 @@ def build_offer(
         attributes = _kept_attributes(media.attributes, kept)
         attributes.append(Attribute(str(_sent_direction(received, media))))
         formats = [str(pt) for pt in kept]
-        media_out.append(
-            MediaDescription(
-                media="audio",
-                port=relay.port,
-                proto=RELAYED_PROTOS[media.proto.upper()],
-                formats=formats,
-                information=media.information,
-                bandwidths=list(media.bandwidths),
-                attributes=attributes,
-            )
+        stream = MediaDescription(
+            media="audio",
+            port=relay.port,
+            proto=RELAYED_PROTOS[media.proto.upper()],
+            formats=formats,
+            information=media.information,
+            bandwidths=list(media.bandwidths),
+            attributes=attributes,
         )
+        # The same codecs as `kept`: every a=rtpmap of those types went along, in order.
+        stream._known_rtpmap(kept)
+        media_out.append(stream)
     if not chosen:
         raise NoCommonCodec(
             f"no common audio codec (offered: {_offered_codecs(received)}; "
@@ -332,13 +333,15 @@ def _answer_stream(
     got_params = fmtp_params(got)  # got.fmtp(pt) for every pt, in one pass
     formats: list[str] = []
     attributes: list[Attribute] = []
+    codecs: dict[int, RtpMap] = {}
     voice = False
     for answer_pt, codec in got.rtpmap().items():
         match = offered.get(codec.key)
-        if match is None or str(match[0]) in formats:
+        if match is None or match[0] in codecs:
             continue
         pt, offered_codec = match
         voice = voice or _is_voice(codec)
+        codecs[pt] = offered_codec
         formats.append(str(pt))
         attributes.append(Attribute("rtpmap", f"{pt} {offered_codec}"))
         params = got_params.get(str(answer_pt))
@@ -351,13 +354,17 @@ def _answer_stream(
             attributes.append(Attribute(name, str(value)))
     allowed = _sent_direction(offer, theirs).reversed()
     attributes.append(Attribute(str(_sent_direction(answer, got).restrict(allowed))))
-    return MediaDescription(
+    stream = MediaDescription(
         media=theirs.media,
         port=relay.port,
         proto=theirs.proto,
         formats=formats,
         attributes=attributes,
     )
+    # One a=rtpmap per format, written from the codec it maps to (which reads back the
+    # same: RtpMap's str() is what parse_rtpmap() reads).
+    stream._known_rtpmap(codecs)
+    return stream
 
 
 # -- relay payload-type translation ----------------------------------------------
@@ -375,28 +382,41 @@ def payload_map(
     use the switch's numbers, and its own ones are mapped too for phones that assume
     symmetric payload types.
     """
-    a_out, a_in = _codecs(a_local.audio()), _codecs(_paired(a_local, a_remote))
-    b_out, b_in = _codecs(b_local.audio()), _codecs(_paired(b_local, b_remote))
+    a_out, a_in = _leg_codecs(a_local, a_remote)
+    b_out, b_in = _leg_codecs(b_local, b_remote)
     return PayloadMap(
         a_to_b=_direction_map(a_out, a_in, b_in),
         b_to_a=_direction_map(b_out, b_in, a_in),
     )
 
 
-def _codecs(media: MediaDescription | None) -> dict[int, RtpMap]:
-    return {} if media is None else media.rtpmap()
-
-
-def _paired(local: SessionDescription, remote: SessionDescription) -> MediaDescription | None:
-    """The remote stream negotiated with the local one: same index when the m= lines
-    line up (an offer may have an earlier audio stream the switch disabled)."""
-    chosen = local.audio()
-    if chosen is not None and len(local.media) == len(remote.media):
-        index = next(i for i, media in enumerate(local.media) if media is chosen)
+def _leg_codecs(
+    local: SessionDescription, remote: SessionDescription
+) -> tuple[dict[int, RtpMap], dict[int, RtpMap]]:
+    """The codecs of one leg's audio stream as the switch described it (its first
+    enabled audio stream) and as the leg did: the remote stream negotiated with the
+    local one, at the same index when the m= lines line up (an offer may have an
+    earlier audio stream the switch disabled), else the remote's first audio stream."""
+    index = _audio_index(local)
+    paired = None
+    if index is not None and len(local.media) == len(remote.media):
         candidate = remote.media[index]
         if candidate.media == "audio" and candidate.port != 0:
-            return candidate
-    return remote.audio()
+            paired = candidate
+    if paired is None:
+        paired = remote.audio()
+    return (
+        {} if index is None else local.media[index].rtpmap(),
+        {} if paired is None else paired.rtpmap(),
+    )
+
+
+def _audio_index(sdp: SessionDescription) -> int | None:
+    """Where `sdp.audio()` is in `sdp.media`."""
+    for index, media in enumerate(sdp.media):
+        if media.media == "audio" and media.port != 0:
+            return index
+    return None
 
 
 def _direction_map(
@@ -407,19 +427,19 @@ def _direction_map(
     """Rewrites for packets to a receiver, from the codecs of the streams involved."""
     if not receiver:
         return {}
+    # `(codec.encoding.lower(), codec.clock_rate)` is `codec.key` without the property
+    # call: a payload_map() reads some twenty keys, and the calls made up a fifth of it.
     wanted: dict[tuple[str, int], int] = {}
     for pt, codec in receiver.items():
-        wanted.setdefault(codec.key, pt)
+        wanted.setdefault((codec.encoding.lower(), codec.clock_rate), pt)
+    sender = dict(sender_local)  # the switch's numbering wins over the sender's own
+    for pt, codec in sender_remote.items():
+        sender.setdefault(pt, codec)
     result: dict[int, int] = {}
-    seen: set[int] = set()  # the switch's numbering wins over the sender's own
-    for codecs in (sender_local, sender_remote):
-        for pt, codec in codecs.items():
-            if pt in seen:
-                continue
-            seen.add(pt)
-            out = wanted.get(codec.key)
-            if out is not None and out != pt:
-                result[pt] = out
+    for pt, codec in sender.items():
+        out = wanted.get((codec.encoding.lower(), codec.clock_rate))
+        if out is not None and out != pt:
+            result[pt] = out
     return result
 
 

@@ -9,8 +9,8 @@ not looked into here: the model's helpers read them on demand.
 
 from __future__ import annotations
 
-import functools
 import re
+from typing import TypeVar
 
 from switch.sdp.errors import SdpError
 from switch.sdp.model import (
@@ -33,14 +33,20 @@ _PORT_RE = re.compile(r"([0-9]{1,5})(?:/([0-9]{1,5}))?")
 _KNOWN = frozenset("vosiuepcbtrzkam")
 _MEDIA_LEVEL = frozenset("icbkam")
 _TEXT_TYPES = frozenset("si")  # free text: trailing spaces are content (`s= `)
-# Attribute names phones send all the time, all valid tokens: a set lookup spares the
-# regex for most a= lines (the bulk of every description).
-_COMMON_ATTRIBUTES = frozenset({
-    "rtpmap", "fmtp", "ptime", "maxptime", "sendrecv", "sendonly", "recvonly", "inactive",
-    "rtcp", "rtcp-fb", "rtcp-xr", "rtcp-mux", "rtcp-rsize", "ssrc", "mid", "msid", "label",
-    "tool", "candidate", "end-of-candidates", "ice-ufrag", "ice-pwd", "ice-options",
-    "crypto", "fingerprint", "setup", "extmap", "group", "silenceSupp", "direction",
+# Lines read before, and what they were read as. Most a= lines are the same in every
+# description (`a=rtpmap:0 PCMU/8000`, `a=ptime:20`, `a=sendrecv`), and so is a phone's
+# c= line; Attribute and Connection are immutable, so each is built once and shared.
+# A lookup costs a fraction of reading the line. Only valid lines are kept, and not
+# those of attributes that are new in every description (they would only crowd the
+# cache); each cache is emptied when full, which bounds it whatever the input.
+_ATTRIBUTES: dict[str, Attribute] = {}  # by the whole a= line
+_CONNECTIONS: dict[str, Connection] = {}  # by the c= value
+_CACHE_SIZE = 2048
+_ONE_OFF_ATTRIBUTES = frozenset({
+    "candidate", "remote-candidates", "ice-ufrag", "ice-pwd", "crypto", "fingerprint",
+    "key-mgmt", "zrtp-hash", "ssrc", "ssrc-group", "msid", "rtcp",  # rtcp: a port
 })  # fmt: skip
+_T = TypeVar("_T")
 # The parser's stand-in until the o= line is read (frozen, so one can serve every parse).
 _NO_ORIGIN = Origin("-", 0, 0, "IN", "IP4", "0.0.0.0")
 
@@ -67,13 +73,19 @@ def parse_sdp(data: bytes | bytearray | memoryview | str) -> SessionDescription:
 def _lines(text: str) -> tuple[list[str], int | None]:
     """The lines without their LF or CRLF, and the index of the first line left with a
     CR in it (an error, once the lines before it are read), if any."""
-    # Phones send all-CRLF or all-LF text: one split each, instead of a look at every
-    # line's end. CRLF-only means every CR is followed by LF and every LF preceded by CR.
-    if "\r" not in text:
-        return text.split("\n"), None
-    crlf = text.count("\r\n")
-    if crlf == text.count("\r") == text.count("\n"):
-        return text.split("\r\n"), None
+    # Phones send all-CRLF or all-LF text: a look at every line's end would cost more
+    # than the whole text in a few C calls. Once the CRLFs are LFs, no CR left means no
+    # line had a CR but the one before its LF.
+    if "\r" in text:
+        lf_text = text.replace("\r\n", "\n")
+        if "\r" in lf_text:
+            return _lines_with_cr(text)
+        text = lf_text
+    return text.split("\n"), None
+
+
+def _lines_with_cr(text: str) -> tuple[list[str], int | None]:
+    """`_lines` the long way, for text with a CR that does not end a line."""
     lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
     stray = next((i for i, line in enumerate(lines) if "\r" in line), None)
     return lines, stray
@@ -120,24 +132,25 @@ class _Parser:
 
         `complete=False` reads a prefix of the description: only the lines' own errors.
         """
-        # One loop with the common cases inline: method calls are a good part of the
-        # cost of a line. a= lines, most of every description, take a shortcut through
-        # the same checks as the other lines; `self.lineno` is kept up to date for the
-        # other lines only, whose methods report their errors with it.
+        # a= lines, most of every description, are read inline (a method call is a good
+        # part of the cost of a line) with the checks the others get below, and looked up
+        # in _ATTRIBUTES first. `self.lineno` is kept up to date for the other lines,
+        # whose methods report errors with it; an a= line sets it only to fail.
         session = self.session
         attributes = session.attributes  # of the section being read
-        if lines[0][:2] == "a=":  # what the checks below say of it, had it no shortcut
-            self.lineno = 1
-            raise self.fail("a session description starts with v=")
         for lineno, line in enumerate(lines, 1):
-            if line[:2] == "a=":
-                name, colon, rest = line[2:].rstrip(" \t").partition(":")
-                if name not in _COMMON_ATTRIBUTES and _TOKEN_RE.fullmatch(name) is None:
-                    self.lineno = lineno
-                    raise self.fail(f"invalid attribute name {name[:40]!r}")
-                # tuple.__new__ is Attribute(name, value) without the Python-level
-                # __new__ of a NamedTuple: about half the cost, on every a= line.
-                attributes.append(tuple.__new__(Attribute, (name, rest if colon else None)))
+            if line[:2] == "a=" and lineno > 1:
+                attribute = _ATTRIBUTES.get(line)
+                if attribute is None:
+                    name, colon, rest = line[2:].rstrip(" \t").partition(":")
+                    one_off = name in _ONE_OFF_ATTRIBUTES  # (valid names all)
+                    if not one_off and _TOKEN_RE.fullmatch(name) is None:
+                        self.lineno = lineno
+                        raise self.fail(f"invalid attribute name {name[:40]!r}")
+                    attribute = Attribute(name, rest if colon else None)
+                    if not one_off:
+                        _remember(_ATTRIBUTES, line, attribute)
+                attributes.append(attribute)
                 continue
             self.lineno = lineno
             if len(line) < 2 or line[1] != "=":
@@ -175,16 +188,13 @@ class _Parser:
     def session_field(self, kind: str, value: str) -> None:
         session = self.session
         if kind == "o":
-            if self.origin is not None:
-                raise self.duplicate(kind)
+            self.once(self.origin, kind)
             self.origin = self.parse_origin(value)
         elif kind == "s":
-            if self.name is not None:
-                raise self.duplicate(kind)
+            self.once(self.name, kind)
             self.name = value
         elif kind == "c":
-            if session.connection is not None:
-                raise self.duplicate(kind)
+            self.once(session.connection, kind)
             session.connection = self.connection(value)
         elif kind == "b":
             session.bandwidths.append(self.bandwidth(value))
@@ -200,24 +210,20 @@ class _Parser:
                 raise self.fail("r= line before any t= line")
             self.timing.repeats.append(value)
         elif kind == "i":
-            if session.information is not None:
-                raise self.duplicate(kind)
+            self.once(session.information, kind)
             session.information = value
         elif kind == "u":
-            if session.uri is not None:
-                raise self.duplicate(kind)
+            self.once(session.uri, kind)
             session.uri = value
         elif kind == "e":
             session.emails.append(value)
         elif kind == "p":
             session.phones.append(value)
         elif kind == "z":
-            if session.zone is not None:
-                raise self.duplicate(kind)
+            self.once(session.zone, kind)
             session.zone = value
         elif kind == "k":
-            if session.key is not None:
-                raise self.duplicate(kind)
+            self.once(session.key, kind)
             session.key = value
         else:  # v
             raise self.fail("duplicate v= line")
@@ -264,22 +270,25 @@ class _Parser:
         elif kind == "b":
             media.bandwidths.append(self.bandwidth(value))
         elif kind == "i":
-            if media.information is not None:
-                raise self.duplicate(kind)
+            self.once(media.information, kind)
             media.information = value
         else:  # k
-            if media.key is not None:
-                raise self.duplicate(kind)
+            self.once(media.key, kind)
             media.key = value
 
     # -- shared fields -----------------------------------------------------------
-    def duplicate(self, kind: str) -> SdpError:
-        return self.fail(f"duplicate {kind}= line")
+    def once(self, current: object, kind: str) -> None:
+        if current is not None:
+            raise self.fail(f"duplicate {kind}= line")
 
     def connection(self, value: str) -> Connection:
-        connection = _connection(value)
+        connection = _CONNECTIONS.get(value)
         if connection is None:
-            raise self.fail("c= line needs nettype, addrtype and address")
+            fields = value.split()
+            if len(fields) != 3:
+                raise self.fail("c= line needs nettype, addrtype and address")
+            connection = Connection(*fields)
+            _remember(_CONNECTIONS, value, connection)
         return connection
 
     def bandwidth(self, value: str) -> Bandwidth:
@@ -290,17 +299,12 @@ class _Parser:
 
     def numbers(self, value: str, count: int, message: str) -> list[int]:
         fields = value.split()
-        if len(fields) != count:
+        if len(fields) != count or not all(_NUMBER_RE.fullmatch(f) for f in fields):
             raise self.fail(message)
-        for text in fields:
-            if _NUMBER_RE.fullmatch(text) is None:
-                raise self.fail(message)
-        return [int(text) for text in fields]
+        return [int(f) for f in fields]
 
 
-# A phone's c= line is the same in every description it sends, and a Connection is
-# frozen: parse each value once and share the result (None: not three fields).
-@functools.lru_cache(maxsize=1024)
-def _connection(value: str) -> Connection | None:
-    fields = value.split()
-    return Connection(*fields) if len(fields) == 3 else None
+def _remember(cache: dict[str, _T], key: str, value: _T) -> None:
+    if len(cache) >= _CACHE_SIZE:  # the bound on what odd input can make it hold
+        cache.clear()
+    cache[key] = value
