@@ -31,6 +31,26 @@ Run::
 
     .venv/bin/python bench/sdp_offer_answer.py [--quick] [--json PATH]
 
+Sample output (2-core VM, CPython 3.11.7, full run)::
+
+    sipp offer (233 bytes)
+    case             median us    min us
+    parse                13.14     13.03
+    build_offer           9.79      9.65
+    build_answer         15.86     15.58
+    payload_map           6.36      6.30
+    to_bytes              3.58      3.54
+    rtpmap                0.20      0.20
+    call_total           61.87     61.13
+    call_flow            97.97     96.48
+
+    linphone offer (367 bytes): parse 14.39, build_offer 11.03, build_answer 19.43,
+    payload_map 8.13, to_bytes 3.98, call_total 71.35, call_flow 113.94
+
+(before the SDP layer's speed-up, on the same machine: parse 27.5, build_offer 29.4,
+build_answer 45.7, payload_map 66.0, to_bytes 5.7, rtpmap 9.1, call_total 201.9,
+call_flow 257.3.)
+
 ``--json PATH`` writes flat keys (``parse_us``, ``build_offer_us``, ``build_answer_us``,
 ``payload_map_us``, ``to_bytes_us``, ``rtpmap_us``, ``call_total_us``, ``call_flow_us``,
 the same with ``linphone_`` in front, and ``*_min_us``). ``--quick`` uses fewer, shorter repeats and

@@ -47,10 +47,14 @@ the payload type (`update(pt_map=...)`, e.g. telephone-event 101 -> 96).
 The per-packet path (`Leg.rtp`) is a few comparisons: the packet's SSRC bytes against
 the armed stream, the source against the latch, byte 0 against 0x80 (version 2, no
 padding, extension or CSRCs), the size, then a table lookup; then either the input is
-returned as is or a new header is packed with one precompiled `struct.Struct` and
-the payload appended (measured: cheaper than `pack_into` on a bytearray copy). Anything else
-takes the slow path (`_rtp_slow`), which validates fully, applies the latching rules,
-computes offsets and re-arms the fast path.
+returned as is, or a new header is packed with one precompiled `struct.Struct` and the
+payload appended (measured: cheaper than `pack_into` on a bytearray copy; a slice
+compare of the SSRC is cheaper than `startswith` or `unpack_from`). Anything else takes
+the slow path (`_rtp_slow`), which validates fully, applies the latching rules,
+computes offsets and re-arms the fast path. Measured on the reference machine: about
+0.4 µs per packet in the core, 0.5 µs with the asyncio callback around it (a bare
+forwarding callback: 0.1 µs), against roughly 10 µs of kernel and event-loop work per
+relayed datagram.
 
 Hostile input — fewer than 12 bytes, version not 2, CSRC list, extension or padding
 past the end, more than ``max_packet_bytes`` — is dropped and counted by reason; no
@@ -93,7 +97,7 @@ RTCP_MALFORMED = "rtcp_malformed"
 _SEQ_TS = struct.Struct("!HI")  # sequence number and timestamp, at offset 2
 _HEADER = struct.Struct("!BBHII")  # the fixed header: bytes 0 and 1, seq, ts, SSRC
 PASS = 256  # byte-1 table entry: relay the packet unchanged
-_DISARMED: tuple[bytes, ...] = ()  # `startswith(())` is always False: fast path off
+_DISARMED = None  # no 4-byte slice equals None: the fast path is off
 MAX_DROPOUT = 3000  # RFC 3550 A.1: a jump further ahead starts a new stream
 MAX_MISORDER = 100
 
@@ -153,7 +157,7 @@ class Leg:
         self, name: LegName, session_id: str, ports: tuple[int, int], config: RelayConfig,
         now: float,
     ) -> None:
-        self.fast_ssrc: bytes | tuple[bytes, ...] = _DISARMED
+        self.fast_ssrc: bytes | None = _DISARMED
         self.latched: Any = None  # the source address exactly as the socket reports it
         self.max_bytes = config.max_packet_bytes
         self.passthrough = True
@@ -201,7 +205,7 @@ class Leg:
         port, or None (dropped and counted, or RTCP terminated).
         """
         if (
-            data.startswith(self.fast_ssrc, 8)
+            data[8:12] == self.fast_ssrc  # implies at least 12 bytes
             and addr == self.latched
             and data[0] == 0x80
             and len(data) <= self.max_bytes

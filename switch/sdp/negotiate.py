@@ -327,16 +327,18 @@ def _answer_stream(
     got: MediaDescription,
     relay: RelayAddress,
 ) -> MediaDescription:
+    # Codecs match by `codec.key`, spelt out to spare the property calls (see
+    # _direction_map).
     offered: dict[tuple[str, int], tuple[int, RtpMap]] = {}
     for pt, codec in theirs.rtpmap().items():
-        offered.setdefault(codec.key, (pt, codec))
+        offered.setdefault((codec.encoding.lower(), codec.clock_rate), (pt, codec))
     got_params = fmtp_params(got)  # got.fmtp(pt) for every pt, in one pass
     formats: list[str] = []
     attributes: list[Attribute] = []
     codecs: dict[int, RtpMap] = {}
     voice = False
     for answer_pt, codec in got.rtpmap().items():
-        match = offered.get(codec.key)
+        match = offered.get((codec.encoding.lower(), codec.clock_rate))
         if match is None or match[0] in codecs:
             continue
         pt, offered_codec = match
