@@ -114,9 +114,10 @@ class MediaBackend(Protocol):
     ) -> None:
         """Declare what that leg's latest SDP says.
 
-        remote: the phone's RTP address from its c=/m= lines (None if it gave none or
-            said 0.0.0.0). Media is sent there until the phone's own packets reveal
-            where it really is (NAT); a changed address lets the relay re-learn it.
+        remote: the phone's RTP address from its c=/m= lines, numeric (None if it gave
+            none; 0.0.0.0, :: and port 0 count as None). Media is sent there until the
+            phone's own packets reveal where it really is (NAT); a changed address lets
+            the relay re-learn it. A host name raises `media.errors.MediaError`.
         pt_map: payload-type translation for packets sent *to* this leg, input PT ->
             this leg's PT (e.g. {101: 96} when this phone numbers telephone-event 96
             and the other side 101). Unmapped PTs pass unchanged. None: no translation.

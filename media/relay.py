@@ -437,16 +437,19 @@ class RelaySession:
         return SessionStats(session_id=self.session_id, a=self.a.stats(), b=self.b.stats())
 
 
-def _numeric(remote: Address) -> Address:
-    """The address as the sockets will report it; names are refused (no DNS per packet)."""
+def _numeric(remote: Address) -> Address | None:
+    """The address as the sockets will report it; names are refused (no DNS per packet).
+    "Send me nothing" in SDP terms (0.0.0.0, ::, port 0) is no address: None."""
     try:
-        host = str(ipaddress.ip_address(remote[0]))
+        address = ipaddress.ip_address(remote[0])
         port = int(remote[1])
     except (ValueError, TypeError, IndexError):
         raise MediaError(f"remote media address must be numeric: {remote!r}") from None
-    if not 0 < port < 65536:
+    if not 0 <= port < 65536:
         raise MediaError(f"bad remote media port: {remote!r}")
-    return (host, port)
+    if port == 0 or address.is_unspecified:
+        return None
+    return (str(address), port)
 
 
 class RelayCore:

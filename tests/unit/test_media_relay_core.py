@@ -272,9 +272,12 @@ def test_pt_map_must_hold_payload_types() -> None:
         core.update("call-1", "c", 0.0, remote=A_SDP)  # type: ignore[arg-type]
     with pytest.raises(MediaError):
         core.create("call-1", 0.0, a_ports=(1, 2), b_ports=(3, 4))
-    for bad in (("phone.example.com", 4000), ("192.0.2.1", 0), ("192.0.2.1", 70000)):
+    for bad in (("phone.example.com", 4000), ("192.0.2.1", -1), ("192.0.2.1", 70000)):
         with pytest.raises(MediaError):
             core.update("call-1", "a", 0.0, remote=bad)
+    for nothing in (("0.0.0.0", 4000), ("::", 4000), ("192.0.2.1", 0)):
+        core.update("call-1", "a", 0.0, remote=nothing)
+        assert core.get("call-1").a.expected is None
     core.update("call-1", "a", 0.0, remote=("2001:DB8::1", 4000))
     assert core.get("call-1").a.expected == ("2001:db8::1", 4000)
 
