@@ -3,35 +3,43 @@
 Each call is relayed both ways at 50 packets/s (172-byte RTP packets: 160 bytes of
 payload every 20 ms), so N calls are 100·N packets/s through the relay. The relay
 process (`media.aio.RelayBackend` under uvloop, with the switch's GC settings) runs
-pinned to CPU 0; the load generator, a small C program (`bench/rtpgen.c`, compiled
-here with gcc into a temporary directory: on a fresh Debian `apt-get install
-build-essential`), runs pinned to CPU 1 and plays all phones A and B from two sockets
-with sendmmsg/recvmmsg. A Python generator cannot do this: the run prints how many
-packets/s one core of Python manages when it only sends and receives (about 100,000,
-while 1,200 calls need 240,000 sends and receives per second).
+pinned to CPU 0. The load generator is a small C program (`bench/rtpgen.c`, compiled
+here with gcc into a temporary directory; on a fresh Debian `apt-get install
+build-essential`), pinned to CPU 1: it plays every phone A and B from two sockets with
+sendmmsg/recvmmsg. A Python generator cannot drive this: the full run first measures
+how many packets/s one core of Python sends *and* receives doing nothing else (about
+100,000-170,000 on the reference machine, depending on the moment), while 1,200 calls
+need 120,000 of each per second plus timestamping and checking every packet.
 
 Every packet carries its send time; latency is measured at the receiving phone and
 compared with a direct loopback run at the same N (the generator talking to itself),
 so "added" is what the relay adds. The same steps run a minimal uvloop forwarder
-(`uvloop-min`: ~20 lines, one transport per port, `sendto` to a fixed address, no
-latching, rewriting or counters) to show what the relay's logic costs. For each relay,
-N steps up until a step fails — loss ≥ 0.1 %, p99 added latency ≥ 5 ms, or any packet
-misrouted or with the wrong SSRC — a failed step being retried once (the machine is
-shared and noisy). `max_calls` is the largest N that passed. Memory is the growth of
-the relay process's RSS from before allocating the sessions to the end of the traffic,
-per call (4 sockets per call for ours: RTP and RTCP of two legs; 2 for uvloop-min).
-CPU is the relay process's share of one core during the traffic (/proc/PID/stat).
-Only 127.0.0.1 is used; every step is bounded in calls and time.
+(`uvloop-min`: ~20 lines, one transport per port, `sendto` to a fixed address; no
+latching, validation, rewriting or counters) so the cost of the relay's logic shows.
+For each relay, N steps up until a step fails: loss ≥ 0.1 %, p99 added latency ≥ 5 ms,
+or any packet misrouted, malformed or with the wrong SSRC. The machine is shared: a
+step where another process held the relay's core (`wait`, from the scheduler's
+run-queue delay, over 2 % of the time: "disturbed") is run again, up to 4 times, and
+a clean failure once; `max_calls` is the largest N that passed. `cpu` is the relay
+process's share of its core during the traffic, from /proc/PID/schedstat (exact;
+utime+stime are tick-sampled and badly biased for a process that wakes thousands of
+times a second). Memory is the relay's RSS growth from before allocating the sessions
+to the end of the traffic, per call (4 sockets per call for ours, RTP and RTCP of two
+legs; 2 for uvloop-min). Only 127.0.0.1 is used; every step is bounded in calls and
+time, and no step starts after 20 minutes (40 s with --quick).
 
     .venv/bin/python bench/rtp_relay.py --quick          # < 1 minute
     .venv/bin/python bench/rtp_relay.py --json bench/results/rtp_relay.json
 
-Sample (full run on the 2-vCPU reference machine; see the README for the latest):
+Sample (full run on the reference machine, 2 shared vCPUs, a quiet moment):
 
-    relay       calls  offered/s  relayed/s   loss  p50 add  p99 add   cpu  kB/call
-    direct        400      40000      40000  0.00%        —        —     —        —
-    ours          400      40000      40000  0.00%  0.03 ms  0.21 ms   30%     9.9
-    ...
+SAMPLE_TABLE
+
+Per relayed packet the relay spends ~12 µs of CPU here, ~80 % of it in the kernel and
+uvloop (recvmsg, a second recvmsg that finds the socket empty, sendmsg, epoll) and
+~1 µs more than the bare forwarder in Python (latching, validation, rewriting,
+counters): at the same load ours uses 5-10 % more CPU than uvloop-min. Plain asyncio
+(--loop asyncio) saturates below 400 calls.
 
 JSON keys (flat): max_calls, packets_per_s, loss_ratio, p99_added_ms, kb_per_call
 (ours at max_calls), p50_added_ms, cpu_ratio, baseline_max_calls,
@@ -401,7 +409,8 @@ def main() -> int:
     start = args.start or (200 if args.quick else 300)
     step = args.step or (200 if args.quick else 100)
     max_steps = 3 if args.quick else 22
-    retries = 0 if args.quick else 4  # for disturbed failures (the machine is shared)
+    retries = 0 if args.quick else 4  # for failed steps (the machine is shared)
+    clean_tries = 1 if args.quick else 2
     quiet = 1.0 if args.quick else 20.0  # wait for other people's work to finish
     deadline = time.monotonic() + (40.0 if args.quick else 1200.0)  # no new step after
     with tempfile.TemporaryDirectory(prefix="bench-rtp-") as tmp:
@@ -426,12 +435,15 @@ def main() -> int:
                 if mode not in alive:
                     continue
                 # A failure counts only if the relay had its core: a step where another
-                # process held it (`disturbed`) is run again, a bounded number of times.
+                # process held it (`disturbed`) is run again, a bounded number of times;
+                # so is a clean failure, once (the host's noise does not always show).
+                clean_failures = 0
                 for _attempt in range(retries + 1):
                     result = judge(run_step(binary, mode, calls, seconds, workdir, args.ports,
                                             args.loop, quiet), direct)
                     show(result)
-                    if (result["passed"] or not result["disturbed"]
+                    clean_failures += not result["passed"] and not result["disturbed"]
+                    if (result["passed"] or clean_failures >= clean_tries
                             or time.monotonic() > deadline):
                         break
                 if result["passed"]:
