@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 
+from media.aio.relay import size_buffers
 from media.backend import MediaEvent, MediaTimeout
 from switch.aio.transport import TcpServer, UdpTransport
 from switch.cdr import CdrStore
@@ -23,21 +24,12 @@ LOAD_PROBE_INTERVAL = 0.25
 # as loss and retransmissions within ~0.3 s instead of seconds of hidden queueing, which
 # made the server collapse under 25 % overload in bench/sip_register.py.
 UDP_BUFFER_BYTES = 1 << 20
-SO_RCVBUFFORCE, SO_SNDBUFFORCE = 33, 32  # Linux: root may exceed net.core.[rw]mem_max
 
 
 def enlarge_buffers(sock: socket.socket | None) -> None:
     """Large socket buffers absorb bursts (a group commit, a GC pause) instead of dropping."""
-    if sock is None:
-        return
-    for force, plain in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, force, UDP_BUFFER_BYTES)
-        except OSError:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, plain, UDP_BUFFER_BYTES)
-            except OSError:
-                log.debug("could not enlarge UDP socket buffers")
+    if sock is not None:
+        size_buffers(sock, UDP_BUFFER_BYTES)  # the relay's helper: same Linux force/fallback
 
 
 class Runtime:
