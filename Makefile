@@ -6,10 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
-# Debian packages: the SIP peers the interop tests drive, and audio tools.
-APT_PACKAGES := sip-tester baresip-core sipvicious sox espeak-ng
+# Debian packages: the G.729 codec library, the SIP peers the interop tests drive
+# (linphonec is the G.729-capable one), and audio tools.
+APT_PACKAGES := libbcg729-0 sip-tester baresip-core linphone-cli sipvicious sox espeak-ng
 # Debian package -> a file it installs, to tell whether it is already there.
-APT_PROBES := sip-tester:/usr/bin/sipp baresip-core:/usr/bin/baresip \
+APT_PROBES := libbcg729-0:/usr/share/doc/libbcg729-0 sip-tester:/usr/bin/sipp \
+              baresip-core:/usr/bin/baresip linphone-cli:/usr/bin/linphonec \
               sipvicious:/usr/bin/svwar sox:/usr/bin/sox espeak-ng:/usr/bin/espeak-ng
 
 .PHONY: run test setup system-deps lint bench clean
@@ -28,7 +30,7 @@ system-deps:
 	@missing=""; \
 	for probe in $(APT_PROBES); do \
 	  pkg=$${probe%%:*}; file=$${probe#*:}; \
-	  [ -e "$$file" ] || missing="$$missing $$pkg"; \
+	  [ -e "$$file" ] || dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then \
 	  missing="$$missing python3 python3-venv python3-dev"; fi; \

@@ -63,6 +63,25 @@ class MediaTimeout:
     idle_s: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegMedia:
+    """The voice codecs one leg's phone negotiated, for transcoding.
+
+    codec / payload_type: what the switch sends this phone (the first voice codec of the
+        negotiated stream), e.g. "G729" on 18.
+    decode: every voice payload type this phone may send -> its encoding name.
+    telephone_event: this leg's RFC 4733 payload type, None if it negotiated none.
+
+    When both legs of a session declare one and their `codec`s differ, the backend
+    transcodes between them; when they are equal, packets are relayed as they are.
+    """
+
+    codec: str
+    payload_type: int
+    decode: Mapping[int, str] = field(default_factory=dict)
+    telephone_event: int | None = None
+
+
 MediaEvent = MediaTimeout  # the union grows as the media layer does (DTMF, playback…)
 
 
@@ -94,6 +113,10 @@ class SessionStats:
 class MediaBackend(Protocol):
     """What the switch needs from a media relay. All methods return without waiting."""
 
+    # Voice codecs (upper-case encoding names) this backend can transcode between; the
+    # B2BUA offers them to a leg when the other leg's codecs may not be accepted.
+    transcodable: frozenset[str]
+
     def allocate(self, session_id: str) -> tuple[LegAddress, LegAddress]:
         """Create a session: local addresses for leg A and leg B, in that order.
 
@@ -111,6 +134,7 @@ class MediaBackend(Protocol):
         pt_map: Mapping[int, int] | None = None,
         hold: bool = False,
         clock_rate: int = 8000,
+        media: LegMedia | None = None,
     ) -> None:
         """Declare what that leg's latest SDP says.
 
@@ -126,6 +150,9 @@ class MediaBackend(Protocol):
             still arrives is relayed.
         clock_rate: RTP clock of the codec sent to this leg (from a=rtpmap), used only
             to advance timestamps across a stream change.
+        media: the leg's negotiated voice codecs (`LegMedia`); with both legs declared
+            and different codecs, the backend transcodes. None: relay as is. Raises
+            `media.errors.CodecError` if a codec cannot be transcoded here.
 
         Restarts the inactivity clock. Raises `media.errors.UnknownSession`.
         """

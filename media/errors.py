@@ -15,3 +15,7 @@ class PortsExhausted(MediaError):
 
 class UnknownSession(MediaError, KeyError):
     """No relay session with that id (never allocated, or already deleted)."""
+
+
+class CodecError(MediaError):
+    """A payload the codec cannot decode, or a codec that is not available here."""

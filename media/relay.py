@@ -78,16 +78,27 @@ A timed-out session is reported once per silent period.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
+import itertools
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from media.backend import Address, LegName, LegStats, MediaEvent, MediaTimeout, SessionStats
+from media.backend import (
+    Address,
+    LegMedia,
+    LegName,
+    LegStats,
+    MediaEvent,
+    MediaTimeout,
+    SessionStats,
+)
 from media.errors import MediaError, UnknownSession
-from media.rtp import MAX_PACKET_BYTES, is_rtcp, parse_rtcp, rtp_problem
+from media.rtp import MAX_PACKET_BYTES, is_rtcp, parse_rtcp, rtp_payload, rtp_problem
+from media.transcode import OutPacket, Transcoder
 
 SOURCE = "source"  # from an address the leg has not latched
 NO_DESTINATION = "no_destination"  # the other phone's address is not known yet
@@ -151,6 +162,8 @@ class Leg:
         # RTCP from this leg's phone
         "rtcp_remote", "rtcp_packets", "sent_packets", "loss_fraction", "cumulative_lost",
         "jitter",
+        # transcoding (packets received here decoded and re-encoded for the peer)
+        "transcoder", "out_seq", "backlog", "schedule", "media", "io",
     )
 
     def __init__(
@@ -196,6 +209,12 @@ class Leg:
         self.loss_fraction: float | None = None
         self.cumulative_lost: int | None = None
         self.jitter: int | None = None
+        self.transcoder: Transcoder | None = None
+        self.out_seq = 0
+        self.backlog: list[bytes] = []  # more packets to send after the one rtp() returned
+        self.schedule: Callable[[float, Leg], None] | None = None  # set by RelayCore
+        self.media: LegMedia | None = None  # the codecs this leg's phone negotiated
+        self.io: Any = None  # the I/O layer's handle for sending (RtpPort)
 
     # -- the per-packet path ------------------------------------------------------------
     def rtp(self, data: bytes, addr: Any, now: float) -> bytes | None:
@@ -249,6 +268,8 @@ class Leg:
             self.fast_ssrc = _DISARMED
             self._drop(NO_DESTINATION, data)
             return None
+        if self.transcoder is not None:
+            return self._transcode(data, now)
         self.fast_ssrc = ssrc
         b1 = self.b1map[data[1]]
         out = data
@@ -262,6 +283,54 @@ class Leg:
         self.packets += 1
         self.octets += len(data)
         return out
+
+    def _transcode(self, data: bytes, now: float) -> bytes | None:
+        """Slow path on purpose: a transcoded packet costs a decode and an encode, the
+        header checks are noise next to them."""
+        transcoder = self.transcoder
+        assert transcoder is not None
+        seq, ts = _SEQ_TS.unpack_from(data, 2)
+        if self.last_out is None:  # number the output like the input: fewer surprises
+            self.out_seq = seq
+        b1 = data[1]
+        outputs = transcoder.push(seq, ts, b1 & 0x7F, b1 >= 0x80, rtp_payload(data), now)
+        self.packets += 1
+        self.octets += len(data)
+        if self.schedule is not None and transcoder.get_timer() is not None:
+            self.schedule(transcoder.get_timer(), self)  # type: ignore[arg-type]
+        return self._emit(outputs)
+
+    def _emit(self, outputs: list[OutPacket]) -> bytes | None:
+        """Wrap transcoded payloads in this direction's header; the first is returned,
+        the others wait in `backlog` for the I/O layer."""
+        if not outputs:
+            return None
+        packets = []
+        seq, ts_off, ssrc = self.out_seq, self.ts_off, self.out_ssrc
+        for item in outputs:
+            packets.append(_HEADER.pack(
+                0x80, item.payload_type | (0x80 if item.marker else 0), seq,
+                (item.timestamp + ts_off) & 0xFFFFFFFF, ssrc,
+            ) + item.payload)
+            seq = (seq + 1) & 0xFFFF
+        self.out_seq = seq
+        self.last_out = packets[-1]
+        if len(packets) > 1:
+            self.backlog.extend(packets[1:])
+        return packets[0]
+
+    def transcode_timer(self, now: float) -> list[bytes]:
+        """A reordering gap timed out: what to send now (conceal the loss and go on)."""
+        transcoder = self.transcoder
+        if transcoder is None:
+            return []
+        first = self._emit(transcoder.handle_timer(now))
+        packets = [] if first is None else [first, *self.backlog]
+        self.backlog.clear()
+        deadline = transcoder.get_timer()
+        if deadline is not None and self.schedule is not None:
+            self.schedule(deadline, self)
+        return packets
 
     def _drop(self, reason: str, data: bytes) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
@@ -327,6 +396,8 @@ class Leg:
                 self.seq_off = (last_seq + 1 - seq) & 0xFFFF
                 self.ts_off = (last_ts + gap - ts) & 0xFFFFFFFF
                 self.streams += 1
+        if self.transcoder is not None:
+            self.transcoder.reset()
         self.stream_ssrc = ssrc
         self.resync = False
         passthrough = ssrc == self.out_ssrc_bytes and self.seq_off == 0 and self.ts_off == 0
@@ -460,6 +531,12 @@ class RelayCore:
         self.sessions: dict[str, RelaySession] = {}
         self._deadline: float | None = None  # a lower bound of the earliest real deadline
         self._events: list[MediaEvent] = []
+        # Reordering gaps of transcoded streams waiting to be given up on: (when, n, leg).
+        self._gaps: list[tuple[float, int, Leg]] = []
+        self._gap_order = itertools.count()
+        self._sends: list[tuple[Leg, bytes]] = []  # timer output: (receiving leg, packet)
+        # Called when a packet made `get_timer()` earlier (the I/O layer re-arms).
+        self.on_timer_change: Callable[[], None] | None = None
 
     def __len__(self) -> int:
         return len(self.sessions)
@@ -474,6 +551,7 @@ class RelayCore:
         if session_id in self.sessions:
             raise MediaError(f"media session {session_id!r} exists already")
         session = RelaySession(session_id, a_ports, b_ports, self.config, now)
+        session.a.schedule = session.b.schedule = self._schedule
         self.sessions[session_id] = session
         self._lower(now + self.config.inactivity_timeout)
         return session
@@ -487,6 +565,7 @@ class RelayCore:
     def update(
         self, session_id: str, leg: LegName, now: float, *, remote: Address | None,
         pt_map: Mapping[int, int] | None = None, hold: bool = False, clock_rate: int = 8000,
+        media: LegMedia | None = None,
     ) -> None:
         """Apply one leg's negotiated state (see `MediaBackend.update`)."""
         session = self.get(session_id)
@@ -500,13 +579,19 @@ class RelayCore:
         if remote is not None:
             remote = _numeric(remote)
         target._update(remote, tuple(p for p in pairs if p[0] != p[1]), hold, clock_rate, now)
+        if media != target.media:
+            target.media = media
+            _plan_transcoding(session)
         session.since = max(session.since, now)
         if not session.held:
             self._lower(now + self.config.inactivity_timeout)
 
     def delete(self, session_id: str) -> SessionStats | None:
         session = self.sessions.pop(session_id, None)
-        return None if session is None else session.stats()
+        if session is None:
+            return None
+        session.a.transcoder = session.b.transcoder = None  # no more timer work
+        return session.stats()
 
     def stats(self, session_id: str) -> SessionStats | None:
         session = self.sessions.get(session_id)
@@ -517,11 +602,26 @@ class RelayCore:
         if self._deadline is None or deadline < self._deadline:
             self._deadline = deadline
 
+    def _schedule(self, deadline: float, leg: Leg) -> None:
+        gaps = self._gaps
+        earliest = gaps[0][0] if gaps else math.inf
+        heapq.heappush(gaps, (deadline, next(self._gap_order), leg))
+        if deadline < earliest and self.on_timer_change is not None:
+            self.on_timer_change()
+
     def get_timer(self) -> float | None:
         """When to call `handle_timer` next (possibly early, never late); None: idle."""
+        if self._gaps:
+            gap = self._gaps[0][0]
+            return gap if self._deadline is None else min(gap, self._deadline)
         return self._deadline
 
     def handle_timer(self, now: float) -> None:
+        gaps = self._gaps
+        while gaps and gaps[0][0] <= now:
+            _, _, leg = heapq.heappop(gaps)
+            for packet in leg.transcode_timer(now):
+                self._sends.append((leg, packet))
         if self._deadline is None or now < self._deadline:
             return
         timeout = self.config.inactivity_timeout
@@ -544,3 +644,29 @@ class RelayCore:
     def drain(self) -> list[MediaEvent]:
         events, self._events = self._events, []
         return events
+
+    def drain_sends(self) -> list[tuple[Leg, bytes]]:
+        """Packets `handle_timer` produced: send each to `leg.forward_to` through the
+        peer leg's RTP port (like what `leg.rtp()` returns)."""
+        sends, self._sends = self._sends, []
+        return sends
+
+
+def _plan_transcoding(session: RelaySession) -> None:
+    """Install or remove the transcoders of both directions after a codec change."""
+    a, b = session.a, session.b
+    if a.media is None or b.media is None or a.media.codec.upper() == b.media.codec.upper():
+        for leg in (a, b):
+            if leg.transcoder is not None:
+                leg.transcoder = None
+                leg._resync()
+        return
+    for source, target in ((a, b), (b, a)):
+        source_media, target_media = source.media, target.media
+        assert source_media is not None and target_media is not None
+        decode = dict(source_media.decode) or {source_media.payload_type: source_media.codec}
+        source.transcoder = Transcoder(
+            decode=decode, encode=target_media.codec, out_pt=target_media.payload_type,
+            dtmf_in=source_media.telephone_event, dtmf_out=target_media.telephone_event,
+        )
+        source._resync()

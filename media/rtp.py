@@ -121,3 +121,14 @@ def parse_rtcp(data: bytes) -> RtcpReport | None:
                 blocks.append(ReportBlock(ssrc, fraction / 256, cumulative, highest, jitter))
         offset = end
     return RtcpReport(sender_ssrc, packets, octets, tuple(blocks))
+
+
+def rtp_payload(data: bytes) -> bytes:
+    """The payload of a packet `rtp_problem` accepted: after CSRCs and extension,
+    before padding."""
+    first = data[0]
+    start = RTP_HEADER_BYTES + 4 * (first & 0x0F)
+    if first & 0x10:
+        start += 4 + 4 * _U16.unpack_from(data, start + 2)[0]
+    end = len(data) - data[-1] if first & 0x20 else len(data)
+    return data[start:end]

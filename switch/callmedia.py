@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from media.backend import LegAddress, LegName, MediaBackend
+from media.backend import LegAddress, LegMedia, LegName, MediaBackend
 from media.errors import MediaError, PortsExhausted
 from switch.calls import Call, SdpRejected
 from switch.sdp import (
@@ -25,6 +25,7 @@ from switch.sdp import (
     SessionDescription,
     build_answer,
     build_offer,
+    leg_codecs,
     parse_sdp,
     payload_map,
 )
@@ -49,6 +50,7 @@ class CallMedia:
     def __init__(self, backend: MediaBackend, codecs: Sequence[str] = DEFAULT_CODECS) -> None:
         self.backend = backend
         self.codecs = tuple(codecs)
+        self.transcodable = frozenset(backend.transcodable)
 
     def _state(self, call: Call) -> _CallSdp:
         state = call.media.get("sdp")
@@ -72,7 +74,8 @@ class CallMedia:
         call.media["sdp"] = state
         try:
             sent = build_offer(received, relay=RelayAddress(b.host, b.rtp_port),
-                               origin=state.b_origin.next(), codecs=self.codecs)
+                               origin=state.b_origin.next(), codecs=self.codecs,
+                               transcodable=self.transcodable)
         except SdpError as exc:
             self.release(call)
             raise SdpRejected(str(exc), exc.status) from None
@@ -89,7 +92,8 @@ class CallMedia:
         origin = state.b_origin if from_caller else state.a_origin
         try:
             sent = build_offer(received, relay=RelayAddress(other.host, other.rtp_port),
-                               origin=origin.next(), codecs=self.codecs)
+                               origin=origin.next(), codecs=self.codecs,
+                               transcodable=self.transcodable)
         except SdpError as exc:
             raise SdpRejected(str(exc), exc.status) from None
         state.offer, state.sent = received, sent
@@ -107,7 +111,7 @@ class CallMedia:
         try:
             reply = build_answer(state.offer, state.sent, answered,
                                  relay=RelayAddress(mine.host, mine.rtp_port),
-                                 origin=origin.next())
+                                 origin=origin.next(), transcodable=self.transcodable)
         except SdpError as exc:
             raise SdpRejected(str(exc), exc.status) from None
         if from_caller:  # A offered: A got `reply`, sent `offer`; B got `sent`, answered
@@ -115,21 +119,33 @@ class CallMedia:
         else:
             a_local, a_remote, b_local, b_remote = state.sent, answered, reply, state.offer
         pt = payload_map(a_local, a_remote, b_local, b_remote)
+        # Each leg's codec is the first voice codec of the answer on that leg.
+        a_answer, b_answer = (reply, answered) if from_caller else (answered, reply)
         try:
-            self._declare(call.call_id, "a", a_remote, pt.b_to_a)
-            self._declare(call.call_id, "b", b_remote, pt.a_to_b)
+            self._declare(call.call_id, "a", a_remote, pt.b_to_a, self._media(a_answer))
+            self._declare(call.call_id, "b", b_remote, pt.a_to_b, self._media(b_answer))
         except MediaError as exc:
             raise SdpRejected(f"media: {exc}", 500) from None
         return reply.to_bytes()
 
+    def _media(self, answer: SessionDescription) -> LegMedia | None:
+        """What the backend needs to transcode this leg, if its codec allows it."""
+        voice, dtmf = leg_codecs(answer)
+        if not voice or voice[0][1] not in self.transcodable:
+            return None
+        pt, codec = voice[0]
+        decode = {p: name for p, name in voice if name in self.transcodable}
+        return LegMedia(codec=codec, payload_type=pt, decode=decode, telephone_event=dtmf)
+
     def _declare(self, session_id: str, leg: LegName, remote_sdp: SessionDescription,
-                 pt_map: Mapping[int, int]) -> None:
+                 pt_map: Mapping[int, int], media: LegMedia | None) -> None:
         audio = remote_sdp.audio()
         self.backend.update(
             session_id, leg,
             remote=remote_sdp.audio_target(),
             pt_map=pt_map or None,
             hold=audio is not None and remote_sdp.is_held(audio),
+            media=media,
         )
 
     def release(self, call: Call) -> None:

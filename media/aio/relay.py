@@ -22,7 +22,8 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from media.backend import Address, LegAddress, LegName, MediaEvent, SessionStats
+from media.backend import Address, LegAddress, LegMedia, LegName, MediaEvent, SessionStats
+from media.codecs import registry
 from media.errors import MediaError, PortsExhausted
 from media.ports import PortAllocator
 from media.relay import Leg, RelayConfig, RelayCore, RelaySession
@@ -74,10 +75,18 @@ class RtpPort(asyncio.DatagramProtocol):
             packet = leg.rtp(data, addr, self.clock())
             if packet is not None:
                 self.send(packet, leg.forward_to)
+                if leg.backlog:  # a transcoded stream released several packets at once
+                    self.send_backlog()
         except OSError:  # (socket sendto only) send buffer full, session deleted
             leg.unsent(data, "send_error")
         except Exception:  # a bug in the core must never take the loop down
             log.exception("internal error relaying RTP from %s", addr)
+
+    def send_backlog(self) -> None:
+        leg = self.leg
+        packets, leg.backlog = leg.backlog, []
+        for packet in packets:
+            self.send(packet, leg.forward_to)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors (a phone that went away), where the OS reports them.
@@ -153,6 +162,8 @@ class RelayBackend:
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.ports = ports or PortAllocator()
         self.core = RelayCore(config)
+        self.core.on_timer_change = self._rearm
+        self.transcodable = registry.transcodable()
         self.buffer_bytes = buffer_bytes
         self._bound: dict[str, _Bound] = {}
         self._handler: Callable[[MediaEvent], None] | None = None
@@ -178,10 +189,12 @@ class RelayBackend:
         )
         bound = self._bound[session_id] = _Bound(session, (a_port, b_port))
         clock = self.loop.time
+        session.a.io = RtpPort(session.a, clock, b_socks[0].sendto)
+        session.b.io = RtpPort(session.b, clock, a_socks[0].sendto)
         pairs: list[tuple[socket.socket, RtpPort | RtcpPort]] = [
-            (a_socks[0], RtpPort(session.a, clock, b_socks[0].sendto)),
+            (a_socks[0], session.a.io),
             (a_socks[1], RtcpPort(session.a, clock)),
-            (b_socks[0], RtpPort(session.b, clock, a_socks[0].sendto)),
+            (b_socks[0], session.b.io),
             (b_socks[1], RtcpPort(session.b, clock)),
         ]
         task = self.loop.create_task(self._attach(bound, pairs))
@@ -202,10 +215,11 @@ class RelayBackend:
         pt_map: Mapping[int, int] | None = None,
         hold: bool = False,
         clock_rate: int = 8000,
+        media: LegMedia | None = None,
     ) -> None:
         self.core.update(
             session_id, leg, self.loop.time(), remote=remote, pt_map=pt_map, hold=hold,
-            clock_rate=clock_rate,
+            clock_rate=clock_rate, media=media,
         )
         self._rearm()
 
@@ -308,7 +322,15 @@ class RelayBackend:
         try:
             self.core.handle_timer(self.loop.time())
         except Exception:
-            log.exception("internal error in the media inactivity timer")
+            log.exception("internal error in the media timer")
+        for leg, packet in self.core.drain_sends():
+            port = leg.io
+            if port is None or leg.forward_to is None:
+                continue
+            try:
+                port.send(packet, leg.forward_to)
+            except OSError:
+                leg.unsent(packet, "send_error")
         handler = self._handler
         for event in self.core.drain():
             if handler is None:

@@ -64,6 +64,7 @@ from switch.sdp.negotiate import (
     answer_offer,
     build_answer,
     build_offer,
+    leg_codecs,
     make_offer,
     payload_map,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "answer_offer",
     "build_answer",
     "build_offer",
+    "leg_codecs",
     "make_offer",
     "parse_sdp",
     "payload_map",

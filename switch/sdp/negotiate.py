@@ -234,6 +234,7 @@ def build_offer(
     origin: Origin,
     codecs: Sequence[str] = DEFAULT_CODECS,
     session_name: str = "-",
+    transcodable: frozenset[str] = frozenset(),
 ) -> SessionDescription:
     """The offer to send the other leg for an offer received on one leg.
 
@@ -241,7 +242,10 @@ def build_offer(
     allowed codecs in the offerer's order and its payload-type numbers, its direction
     (c=0.0.0.0 becoming a direction without receive), ptime, fmtp and other harmless
     attributes, on the relay's address and port. Every other stream is disabled (port 0).
-    Raises NoCommonCodec when no stream qualifies.
+    If the offer has a voice codec the media engine can transcode (`transcodable`:
+    upper-case encoding names), the other allowed transcodable codecs the offerer did
+    not list are appended, last, so the other leg can still pick one; the relay then
+    converts. Raises NoCommonCodec when no stream qualifies.
     """
     policy = _policy(tuple(codecs))
     media_out: list[MediaDescription] = []
@@ -253,6 +257,8 @@ def build_offer(
             continue
         chosen = True
         attributes = _kept_attributes(media.attributes, kept)
+        if transcodable:
+            _append_transcodable(kept, attributes, policy, transcodable)
         attributes.append(Attribute(str(_sent_direction(received, media))))
         formats = [str(pt) for pt in kept]
         stream = MediaDescription(
@@ -275,6 +281,33 @@ def build_offer(
     return _session(origin, relay, media_out, session_name, _kept_attributes(received.attributes))
 
 
+# Codecs the switch adds for transcoding, on their static payload types, with the
+# parameters the switch asks for (G.729: no Annex B unless a phone asks for it).
+_TRANSCODING_OFFER: tuple[tuple[int, RtpMap, str | None], ...] = (
+    (0, RtpMap("PCMU", 8000), None),
+    (8, RtpMap("PCMA", 8000), None),
+    (18, RtpMap("G729", 8000), "annexb=no"),
+)
+
+
+def _append_transcodable(
+    kept: dict[int, RtpMap], attributes: list[Attribute], policy: _Policy,
+    transcodable: frozenset[str],
+) -> None:
+    """Add the transcodable codecs missing from `kept` (and their a=rtpmap/fmtp)."""
+    if not any(c.encoding.upper() in transcodable for c in kept.values() if _is_voice(c)):
+        return
+    names = {c.encoding.upper() for c in kept.values()}
+    for pt, codec, params in _TRANSCODING_OFFER:
+        name = codec.encoding.upper()
+        if name in names or name not in transcodable or pt in kept or not policy.allows(codec):
+            continue
+        kept[pt] = codec
+        attributes.append(Attribute("rtpmap", f"{pt} {codec}"))
+        if params is not None:
+            attributes.append(Attribute("fmtp", f"{pt} {params}"))
+
+
 def _first_word(value: str | None) -> str:
     return (value or "").partition(" ")[0]
 
@@ -288,6 +321,7 @@ def build_answer(
     relay: RelayAddress,
     origin: Origin,
     session_name: str = "-",
+    transcodable: frozenset[str] = frozenset(),
 ) -> SessionDescription:
     """The answer to the offerer of `offer`, given the other leg's `answer` to `sent_offer`.
 
@@ -298,7 +332,9 @@ def build_answer(
     and the direction it answered, limited to what the offer allows (§6.1). Other
     streams are declined with port 0. Raises NoCommonCodec if the other leg declined
     the stream or accepted no voice codec, SdpError (488) if its answer does not fit
-    the offer it was sent.
+    the offer it was sent. If the other leg accepted only codecs the offerer did not
+    offer (added by `build_offer` for transcoding), the offerer gets its own first
+    transcodable voice codec instead, and the relay converts between the two.
     """
     if len(sent_offer.media) != len(offer.media):
         raise SdpError("the offer sent on does not belong to this offer", 500)
@@ -313,7 +349,7 @@ def build_answer(
         if sent.port == 0 or got.port == 0 or got.media != sent.media:
             media_out.append(_disabled(theirs))
             continue
-        media_out.append(_answer_stream(offer, theirs, answer, got, relay))
+        media_out.append(_answer_stream(offer, theirs, answer, got, relay, transcodable))
         accepted = True
     if not accepted:
         raise NoCommonCodec("the other leg declined the audio stream")
@@ -326,6 +362,7 @@ def _answer_stream(
     answer: SessionDescription,
     got: MediaDescription,
     relay: RelayAddress,
+    transcodable: frozenset[str] = frozenset(),
 ) -> MediaDescription:
     # Codecs match by `codec.key`, spelt out to spare the property calls (see
     # _direction_map).
@@ -350,7 +387,16 @@ def _answer_stream(
         if params is not None:
             attributes.append(Attribute("fmtp", f"{pt} {params}"))
     if not voice:
-        raise NoCommonCodec("the other leg accepted none of the offered voice codecs")
+        transcoded = _transcoded_answer(theirs, got, transcodable) if transcodable else None
+        if transcoded is None:
+            raise NoCommonCodec("the other leg accepted none of the offered voice codecs")
+        pt, offered_codec, params = transcoded
+        codecs = {pt: offered_codec, **codecs}
+        formats.insert(0, str(pt))
+        head = [Attribute("rtpmap", f"{pt} {offered_codec}")]
+        if params is not None:
+            head.append(Attribute("fmtp", f"{pt} {params}"))
+        attributes[:0] = head
     for name, value in (("ptime", got.ptime), ("maxptime", got.maxptime)):
         if value is not None:
             attributes.append(Attribute(name, str(value)))
@@ -367,6 +413,42 @@ def _answer_stream(
     # same: RtpMap's str() is what parse_rtpmap() reads).
     stream._known_rtpmap(codecs)
     return stream
+
+
+def _transcoded_answer(
+    theirs: MediaDescription, got: MediaDescription, transcodable: frozenset[str],
+) -> tuple[int, RtpMap, str | None] | None:
+    """The offerer's codec to answer with when the other leg picked one it never
+    offered: its first transcodable voice codec, if the other leg's choice is
+    transcodable too. G.729 gets annexb=yes only if the offerer asked for it."""
+    if not any(_is_voice(c) and c.encoding.upper() in transcodable
+               for c in got.rtpmap().values()):
+        return None
+    for pt, codec in theirs.rtpmap().items():
+        name = codec.encoding.upper()
+        if _is_voice(codec) and name in transcodable and codec.clock_rate == 8000:
+            params = None
+            if name == "G729":
+                asked = (theirs.fmtp(pt) or "").replace(" ", "").lower()
+                params = "annexb=yes" if "annexb=yes" in asked else "annexb=no"
+            return pt, codec, params
+    return None
+
+
+def leg_codecs(answer: SessionDescription) -> tuple[list[tuple[int, str]], int | None]:
+    """The voice codecs (payload type, upper-case name) of a negotiated description's
+    audio stream, in preference order, and its telephone-event payload type."""
+    audio = answer.audio()
+    if audio is None:
+        return [], None
+    voice: list[tuple[int, str]] = []
+    dtmf = None
+    for pt, codec in audio.rtpmap().items():
+        if codec.encoding.lower() == TELEPHONE_EVENT:
+            dtmf = pt if dtmf is None else dtmf
+        elif _is_voice(codec):
+            voice.append((pt, codec.encoding.upper()))
+    return voice, dtmf
 
 
 # -- relay payload-type translation ----------------------------------------------

@@ -184,6 +184,8 @@ class Baresip:
     what it sent to `…-enc.wav`); the files are complete once the call is closed
     (see `wait_recording`). There is no audio device: nothing is played.
 
+    `audio_codecs` ("PCMA/8000/1") limits the account to those codecs.
+
     Calls: `dial(uri)`, `accept()` (or `auto_answer=True`, the account's
     `answermode=auto`), `hangup()`, `listcalls()`; events arrive as dicts with
     "type" CALL_INCOMING, CALL_RINGING, CALL_ESTABLISHED, CALL_CLOSED, … through
@@ -194,7 +196,8 @@ class Baresip:
     def __init__(self, workdir: Path, extension: str, password: str = "",
                  server_port: int | None = None, *, transport: str = "udp",
                  lifetime: int = 60, tone_wav: Path | None = None,
-                 record_dir: Path | None = None, auto_answer: bool = False) -> None:
+                 record_dir: Path | None = None, auto_answer: bool = False,
+                 audio_codecs: str | None = None) -> None:
         self.workdir = workdir
         self.extension = extension
         self.sip_port = free_port()
@@ -226,6 +229,8 @@ class Baresip:
             f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
         ]) + "\n")
         answer = ";answermode=auto" if auto_answer else ""
+        if audio_codecs is not None:  # e.g. "PCMA/8000/1": offer and accept only those
+            answer += f";audio_codecs={audio_codecs}"
         if server_port is None:
             self.uri = f"sip:{extension}@127.0.0.1:{self.sip_port}"
             account = f"<sip:{extension}@127.0.0.1>;regint=0{answer}"

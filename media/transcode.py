@@ -1,0 +1,172 @@
+"""Transcoding of one RTP direction, sans-I/O: packets in one leg's codec, out in the other's.
+
+When the two phones of a call share no voice codec (a desk phone on G.729 only, a
+trunk on A-law only), the relay decodes what one leg sends and encodes it for the
+other. A `Transcoder` serves one direction:
+
+1. `ReorderBuffer` puts the packets back in sequence order (reordering of up to three
+   packets) and reports losses;
+2. each voice packet is decoded by its payload type (a phone may switch codecs within
+   what it negotiated), a lost one is concealed by the codec last used (G.711 by pitch
+   repetition, G.729 by its own frame-erasure concealment), so the encoder on the other
+   side sees continuous audio and the far phone hears no clicks;
+3. the samples are encoded for the receiving leg in whole frames of its codec (G.729:
+   10 ms) — a remainder waits for the next packet — and leave with the input's
+   sequence number and timestamp (both codecs run an 8 kHz clock, so the timing and
+   the receiver's jitter buffer see the sender's own pacing; concealed packets take
+   the lost sequence numbers).
+
+RFC 4733 telephone-events are not decoded: they pass with their payload type mapped
+(or are dropped if the receiving leg negotiated none; the DTMF conversion to in-band
+tones is the DTMF module's job). Comfort noise (PT 13) and unknown payload types are
+dropped and counted. Undecodable payloads count as losses.
+
+Everything is driven by `push(...)` per packet and `handle_timer(now)` for a gap that
+is not filled in time; outputs are `OutPacket`s that the relay wraps in its RTP header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import numpy as np
+
+from media.codecs import registry
+from media.codecs.base import Decoder, Encoder, Pcm
+from media.errors import CodecError
+from media.jitter import ReorderBuffer, Slot
+
+COMFORT_NOISE_PT = 13
+FRAME_SAMPLES = {"G729": 80}  # encoders that need whole frames; G.711 takes any count
+
+
+class OutPacket(NamedTuple):
+    seq: int  # input numbering; the relay applies its own offsets
+    timestamp: int
+    payload_type: int
+    marker: bool
+    payload: bytes
+
+
+PcmTap = Callable[[int, Pcm], None]  # (RTP timestamp of the first sample, samples)
+
+
+class Transcoder:
+    __slots__ = ("decoders", "encoder", "out_pt", "dtmf_in", "dtmf_out", "frame", "buffer",
+                 "residue", "residue_ts", "last_decoder", "tap", "dropped", "concealed",
+                 "errors")
+
+    def __init__(
+        self,
+        *,
+        decode: Mapping[int, str],
+        encode: str,
+        out_pt: int,
+        dtmf_in: int | None = None,
+        dtmf_out: int | None = None,
+        buffer: ReorderBuffer | None = None,
+    ) -> None:
+        """decode: payload type -> encoding name of what the sending leg may send;
+        encode/out_pt: the receiving leg's codec; dtmf_in/out: telephone-event types."""
+        self.decoders: dict[int, Decoder] = {pt: registry.decoder(n) for pt, n in decode.items()}
+        self.encoder: Encoder = registry.encoder(encode)
+        self.out_pt = out_pt
+        self.dtmf_in = dtmf_in
+        self.dtmf_out = dtmf_out
+        self.frame = FRAME_SAMPLES.get(encode.upper(), 1)
+        self.buffer = buffer or ReorderBuffer()
+        self.residue: Pcm = np.zeros(0, np.int16)
+        self.residue_ts = 0
+        self.last_decoder: Decoder | None = next(iter(self.decoders.values()), None)
+        self.tap: PcmTap | None = None  # sees the decoded audio (recording, DTMF detection)
+        self.dropped: dict[str, int] = {}
+        self.concealed = 0
+        self.errors = 0
+
+    def reset(self) -> None:
+        """The input stream restarted (new SSRC): new ordering, no leftover samples."""
+        self.buffer.reset()
+        self.residue = self.residue[:0]
+
+    def push(self, seq: int, timestamp: int, payload_type: int, marker: bool, payload: bytes,
+             now: float) -> list[OutPacket]:
+        slots = self.buffer.push(seq, timestamp, payload_type, marker, payload, now)
+        return self._convert(slots) if slots else []
+
+    def get_timer(self) -> float | None:
+        return self.buffer.get_timer()
+
+    def handle_timer(self, now: float) -> list[OutPacket]:
+        return self._convert(self.buffer.handle_timer(now))
+
+    # -- internals -------------------------------------------------------------------------
+    def _drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+    def _convert(self, slots: list[Slot]) -> list[OutPacket]:
+        out: list[OutPacket] = []
+        for slot in slots:
+            payload = slot.payload
+            pt = slot.payload_type
+            if payload is not None and pt == self.dtmf_in:
+                if self.dtmf_out is None:
+                    self._drop("dtmf_unsupported")
+                else:
+                    out.append(OutPacket(slot.seq, slot.timestamp, self.dtmf_out, slot.marker,
+                                         payload))
+                continue
+            pcm = self._decode(slot)
+            if pcm is None:
+                continue
+            packet = self._encode(slot, pcm)
+            if packet is not None:
+                out.append(packet)
+        return out
+
+    def _decode(self, slot: Slot) -> Pcm | None:
+        payload = slot.payload
+        if payload is None:
+            return self._conceal(self.buffer.step)
+        decoder = self.decoders.get(slot.payload_type)
+        if decoder is None:
+            self._drop("comfort_noise" if slot.payload_type == COMFORT_NOISE_PT else "payload_type")
+            return None
+        try:
+            pcm = decoder.decode(payload)
+        except CodecError:
+            self.errors += 1
+            return self._conceal(self.buffer.step)
+        self.last_decoder = decoder
+        return pcm
+
+    def _conceal(self, samples: int) -> Pcm | None:
+        if self.last_decoder is None:
+            return None
+        self.concealed += 1
+        return self.last_decoder.conceal(samples)
+
+    def _encode(self, slot: Slot, pcm: Pcm) -> OutPacket | None:
+        tap = self.tap
+        if tap is not None:
+            tap(slot.timestamp, pcm)
+        frame = self.frame
+        timestamp = slot.timestamp
+        if frame > 1:
+            residue = self.residue
+            if len(residue):
+                if (self.residue_ts + len(residue)) & 0xFFFFFFFF == timestamp:
+                    pcm = np.concatenate((residue, pcm))
+                    timestamp = self.residue_ts
+                self.residue = residue[:0]
+            whole = len(pcm) - len(pcm) % frame
+            if whole != len(pcm):
+                self.residue = pcm[whole:]
+                self.residue_ts = (timestamp + whole) & 0xFFFFFFFF
+                pcm = pcm[:whole]
+            if not whole:
+                return None
+        payload = self.encoder.encode(pcm)
+        if not payload:  # DTX: the encoder had nothing to say
+            return None
+        return OutPacket(slot.seq, timestamp, self.out_pt, slot.marker, payload)

@@ -1,0 +1,135 @@
+"""Transcoding one direction, and the relay core transcoding between two legs."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from media.backend import LegMedia
+from media.codecs import registry
+from media.relay import RelayCore
+from media.transcode import OutPacket, Transcoder
+from tests.support.tones import dominant_hz, level_db, tone
+
+A = ("192.0.2.10", 4000)  # the G.729 phone
+B = ("192.0.2.20", 5000)  # the A-law phone
+G729_A = LegMedia(codec="G729", payload_type=18, decode={18: "G729"}, telephone_event=96)
+PCMA_B = LegMedia(codec="PCMA", payload_type=8, decode={8: "PCMA"}, telephone_event=101)
+
+
+def packets(codec: str, signal: np.ndarray, pt: int, *, first_seq: int = 100,
+            ssrc: int = 0x1234) -> list[bytes]:
+    encoder = registry.encoder(codec)
+    out = []
+    for index, start in enumerate(range(0, len(signal), 160)):
+        payload = encoder.encode(signal[start:start + 160])
+        out.append(struct.pack("!BBHII", 0x80, pt, (first_seq + index) & 0xFFFF,
+                               1000 + 160 * index, ssrc) + payload)
+    return out
+
+
+def decode_stream(codec: str, stream: list[bytes]) -> np.ndarray:
+    decoder = registry.decoder(codec)
+    return np.concatenate([decoder.decode(p[12:]) for p in stream])
+
+
+def header(packet: bytes) -> tuple[int, int, int, int]:
+    _, b1, seq, ts, ssrc = struct.unpack_from("!BBHII", packet)
+    return b1 & 0x7F, seq, ts, ssrc
+
+
+def test_pcma_to_g729_keeps_the_tone() -> None:
+    transcoder = Transcoder(decode={8: "PCMA"}, encode="G729", out_pt=18)
+    signal = tone(1000, 0.5)
+    out: list[OutPacket] = []
+    for index, packet in enumerate(packets("PCMA", signal, 8)):
+        out += transcoder.push(100 + index, 1000 + 160 * index, 8, False, packet[12:],
+                               0.02 * index)
+    assert len(out) == 25 and all(p.payload_type == 18 and len(p.payload) == 20 for p in out)
+    decoded = decode_stream("G729", [b"\0" * 12 + p.payload for p in out])[800:]
+    assert dominant_hz(decoded) == pytest.approx(1000, abs=10)
+    assert abs(level_db(decoded, signal[800:])) < 1.5
+
+
+def test_losses_are_concealed_and_reordering_absorbed() -> None:
+    transcoder = Transcoder(decode={0: "PCMU"}, encode="PCMA", out_pt=8)
+    stream = packets("PCMU", tone(400, 0.4), 0)
+    order = [0, 1, 3, 2, 4, 6, 7, 8, 9, 10] + list(range(11, 20))  # 5 lost, 2/3 swapped
+    out: list[OutPacket] = []
+    for step, index in enumerate(order):
+        packet = stream[index]
+        seq, ts = struct.unpack_from("!HI", packet, 2)
+        out += transcoder.push(seq, ts, 0, False, packet[12:], 0.02 * step)
+    assert [p.seq for p in out] == list(range(100, 120))
+    assert [p.timestamp for p in out] == [1000 + 160 * i for i in range(20)]
+    assert transcoder.concealed == 1 and transcoder.buffer.lost == 1
+    assert all(len(p.payload) == 160 for p in out)
+
+
+def test_telephone_events_pass_with_their_type_mapped_and_comfort_noise_is_dropped() -> None:
+    transcoder = Transcoder(decode={8: "PCMA"}, encode="G729", out_pt=18, dtmf_in=101,
+                            dtmf_out=96)
+    event = bytes([5, 0x0A, 0, 160])
+    out = transcoder.push(1, 0, 101, True, event, 0.0)
+    assert out == [OutPacket(1, 0, 96, True, event)]
+    assert transcoder.push(2, 160, 13, False, b"\x40", 0.02) == []
+    assert transcoder.dropped == {"comfort_noise": 1}
+
+
+def test_short_g711_packets_are_gathered_into_whole_g729_frames() -> None:
+    transcoder = Transcoder(decode={0: "PCMU"}, encode="G729", out_pt=18)
+    pcmu = registry.encoder("PCMU").encode(tone(500, 0.005 * 4))
+    out: list[OutPacket] = []
+    for index in range(4):  # four 5 ms packets = two 10 ms frames
+        out += transcoder.push(index, 40 * index, 0, False, pcmu[40 * index:40 * index + 40],
+                               0.005 * index)
+    assert [(p.timestamp, len(p.payload)) for p in out] == [(0, 10), (80, 10)]
+
+
+def test_relay_core_transcodes_both_ways_once_both_legs_declared_codecs() -> None:
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    core.update("c", "a", 0.0, remote=A, media=G729_A)
+    core.update("c", "b", 0.0, remote=B, media=PCMA_B)
+    assert session.a.transcoder is not None and session.b.transcoder is not None
+    from_a = packets("G729", tone(1000, 0.2), 18, first_seq=7, ssrc=0xAAAA)
+    to_b = [session.a.rtp(p, A, 0.02 * i) for i, p in enumerate(from_a)]
+    assert all(p is not None for p in to_b)
+    pt, seq, ts, ssrc = header(to_b[0])  # type: ignore[arg-type]
+    assert (pt, seq, ts, ssrc) == (8, 7, 1000, 0xAAAA)
+    assert [header(p)[1] for p in to_b] == list(range(7, 17))  # type: ignore[arg-type]
+    assert all(len(p) == 12 + 160 for p in to_b)  # type: ignore[arg-type]
+    from_b = packets("PCMA", tone(600, 0.2), 8, ssrc=0xBBBB)
+    to_a = [session.b.rtp(p, B, 0.02 * i) for i, p in enumerate(from_b)]
+    assert all(p is not None and header(p)[0] == 18 and len(p) == 32 for p in to_a)
+    heard = decode_stream("G729", to_a)  # type: ignore[arg-type]
+    assert dominant_hz(heard[400:]) == pytest.approx(600, abs=15)
+
+
+def test_relay_core_gives_up_on_a_gap_by_its_timer() -> None:
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    woke: list[bool] = []
+    core.on_timer_change = lambda: woke.append(True)
+    core.update("c", "a", 0.0, remote=A, media=G729_A)
+    core.update("c", "b", 0.0, remote=B, media=PCMA_B)
+    stream = packets("PCMA", tone(600, 0.1), 8)
+    assert session.b.rtp(stream[0], B, 0.0) is not None
+    assert session.b.rtp(stream[2], B, 0.04) is None  # packet 1 missing: held
+    assert woke and core.get_timer() == pytest.approx(0.10)
+    core.handle_timer(0.10)
+    sent = core.drain_sends()
+    assert [leg.name for leg, _ in sent] == ["b", "b"]
+    assert [header(p)[1] for _, p in sent] == [101, 102]  # concealment, then packet 2
+
+
+def test_same_codec_on_both_legs_relays_without_transcoding() -> None:
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    core.update("c", "a", 0.0, remote=A, media=PCMA_B)
+    core.update("c", "b", 0.0, remote=B, media=PCMA_B)
+    assert session.a.transcoder is None and session.b.transcoder is None
+    packet = packets("PCMA", tone(600, 0.02), 8)[0]
+    assert session.a.rtp(packet, A, 0.0) == packet
