@@ -150,11 +150,12 @@ async def serve_ours(gen_a: int, gen_b: int, calls: int, low: int, high: int) ->
     from media.ports import PortAllocator
 
     backend = RelayBackend(HOST, ports=PortAllocator(low, high))
+    media_a, media_b = leg_media(os.environ.get("RTP_BENCH_CODECS", ""))
     ports = []
     for i in range(calls):
         a, b = backend.allocate(f"call-{i}")
-        backend.update(f"call-{i}", "a", remote=(HOST, gen_a))
-        backend.update(f"call-{i}", "b", remote=(HOST, gen_b))
+        backend.update(f"call-{i}", "a", remote=(HOST, gen_a), media=media_a)
+        backend.update(f"call-{i}", "b", remote=(HOST, gen_b), media=media_b)
         ports.append((a.rtp_port, b.rtp_port))
     await backend.wait_attached()
 
@@ -168,6 +169,19 @@ async def serve_ours(gen_a: int, gen_b: int, calls: int, low: int, high: int) ->
         return total
 
     return ports, stats
+
+
+def leg_media(spec: str) -> tuple[Any, Any]:
+    """"G729/18,PCMA/8" -> the LegMedia of legs A and B (transcoding); "" -> relay as is."""
+    if not spec:
+        return None, None
+    from media.backend import LegMedia
+
+    legs = []
+    for part in spec.split(","):
+        name, pt = part.split("/")
+        legs.append(LegMedia(codec=name, payload_type=int(pt), decode={int(pt): name}))
+    return legs[0], legs[1]
 
 
 class Forward(asyncio.DatagramProtocol):
@@ -217,13 +231,14 @@ async def serve_minimal(gen_a: int, gen_b: int, calls: int, low: int, high: int)
 
 class RelayProcess:
     def __init__(self, mode: str, gen_a: int, gen_b: int, calls: int, port_range: str,
-                 loop: str) -> None:
+                 loop: str, codecs: str = "") -> None:
         low, high = port_range.split("-")
         self.proc = subprocess.Popen(
             [*pinned(0), sys.executable, __file__, "--serve", mode, "--calls", str(calls),
              "--gen", f"{gen_a},{gen_b}", "--ports", f"{low}-{high}"],
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env={**os.environ, "RTP_BENCH_LOOP": loop, "PYTHONPATH": str(REPO)},
+            env={**os.environ, "RTP_BENCH_LOOP": loop, "PYTHONPATH": str(REPO),
+                 "RTP_BENCH_CODECS": codecs},
         )
         self.expect_line(30.0)  # "ready"
 
@@ -327,17 +342,20 @@ def compile_generator(directory: Path) -> Path:
 
 
 def generate(binary: Path, mode: str, calls: int, seconds: float, portfile: Path,
-             gen_a: int, gen_b: int) -> dict[str, Any]:
+             gen_a: int, gen_b: int, payloads: tuple[str, ...] = ()) -> dict[str, Any]:
     out = subprocess.run(
         [*pinned(1), str(binary), mode, str(calls), str(seconds), str(portfile), str(gen_a),
-         str(gen_b)], capture_output=True, text=True, timeout=seconds + 60, check=True,
+         str(gen_b), *payloads], capture_output=True, text=True, timeout=seconds + 60,
+        check=True,
     )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
 
 def run_step(binary: Path, mode: str, calls: int, seconds: float, workdir: Path,
-             port_range: str, loop: str, quiet_wait: float = 0.0) -> dict[str, Any]:
+             port_range: str, loop: str, quiet_wait: float = 0.0, *, codecs: str = "",
+             payloads: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One load step. `codecs`/`payloads`: transcoding (see bench/transcode.py)."""
     wait_for_quiet(quiet_wait)
     gen_a, gen_b = free_udp_port(), free_udp_port()
     portfile = workdir / "ports.txt"
@@ -346,14 +364,14 @@ def run_step(binary: Path, mode: str, calls: int, seconds: float, workdir: Path,
         result.update(mode=mode, cpu_ratio=float("nan"), kb_per_call=float("nan"))
         return result
     relay = RelayProcess("ours" if mode == "ours" else "minimal", gen_a, gen_b, calls,
-                         port_range, loop)
+                         port_range, loop, codecs)
     try:
         rss0 = relay.rss_kb()
         relay.send("go")
         ports = json.loads(relay.expect_line(120.0))
         portfile.write_text("".join(f"{a} {b}\n" for a, b in ports))
         cpu0, wall0 = relay.cpu_seconds(), time.monotonic()
-        result = generate(binary, "relay", calls, seconds, portfile, gen_a, gen_b)
+        result = generate(binary, "relay", calls, seconds, portfile, gen_a, gen_b, payloads)
         cpu1, wall1 = relay.cpu_seconds(), time.monotonic()
         rss1 = relay.rss_kb()
         relay.send("stats")

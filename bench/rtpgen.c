@@ -15,7 +15,15 @@
  * time in ns, so the receiver checks that each packet came back on the right
  * socket, from the right relay port, with its stream's SSRC, and measures latency.
  *
- *   rtpgen relay|direct CALLS SECONDS PORTFILE A_PORT B_PORT
+ *   rtpgen relay|direct CALLS SECONDS PORTFILE A_PORT B_PORT [PAYLOADS_A PT_A PAYLOADS_B PT_B]
+ *
+ * With payload files (bench/transcode.py: what phones A and B send, e.g. G.729 and
+ * A-law frames of a real signal; each file holds equal-sized 20 ms payloads, the size
+ * given as FILE:SIZE), packets carry those payloads and payload types, cycling through
+ * the file, so a transcoding relay does real codec work. The relay rewrites the
+ * payload, so the send time cannot travel in it: it is kept per (call, direction,
+ * sequence number) and looked up when the packet comes back (the relay keeps SSRC and
+ * numbering). Each received packet must carry the other phone's payload type and size.
  *
  * relay:  phone A of call i sends to 127.0.0.1:a_rtp[i], phone B to b_rtp[i]
  *         (PORTFILE: one "a_rtp b_rtp" line per call); a packet from A must arrive
@@ -40,6 +48,8 @@
 #define PERIOD_NS 20000000ULL
 #define PAYLOAD 160
 #define PACKET (12 + PAYLOAD)
+#define SEQ_RING 256 /* send times kept per stream, by sequence number */
+#define LATE_US 20000 /* a frame later than its 20 ms slot is late */
 #define BATCH 64
 #define HIST_US 200000 /* latency histogram: 1 us buckets up to 200 ms */
 #define DRAIN_NS 500000000ULL
@@ -73,6 +83,38 @@ static struct sockaddr_in loopback(int port) {
 
 static uint32_t ssrc_of(uint32_t call, int dir) { return 0x10000000u + 2u * call + (uint32_t)dir; }
 
+/* Payload mode: what each direction sends (dir 0: phone A, dir 1: phone B). */
+struct payloads {
+    unsigned char *data;
+    size_t size, frames;
+    int pt;
+};
+static struct payloads media[2];
+static int payload_mode = 0;
+static uint64_t *sent_ring; /* [(call * 2 + dir) * SEQ_RING + seq % SEQ_RING] */
+
+static void load_payloads(struct payloads *m, const char *spec, const char *pt) {
+    char path[1024];
+    const char *colon = strrchr(spec, ':');
+    if (!colon || (size_t)(colon - spec) >= sizeof path) { fprintf(stderr, "FILE:SIZE\n"); exit(2); }
+    memcpy(path, spec, (size_t)(colon - spec));
+    path[colon - spec] = 0;
+    m->size = (size_t)atoi(colon + 1);
+    m->pt = atoi(pt);
+    FILE *f = fopen(path, "rb");
+    if (!f || m->size == 0 || m->size > PAYLOAD) { perror(path); exit(2); }
+    fseek(f, 0, SEEK_END);
+    long bytes = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    m->frames = (size_t)bytes / m->size;
+    m->data = malloc((size_t)bytes);
+    if (m->frames == 0 || fread(m->data, 1, (size_t)bytes, f) != (size_t)bytes) {
+        fprintf(stderr, "%s: no whole payload\n", path);
+        exit(2);
+    }
+    fclose(f);
+}
+
 /* Send state: one outgoing batch per socket. */
 struct out {
     int fd;
@@ -85,7 +127,7 @@ struct out {
 
 struct stats {
     uint64_t sent, send_fail, received[2], misrouted, bad, ssrc_bad;
-    uint64_t lag_max_ns, latency_max_us;
+    uint64_t lag_max_ns, latency_max_us, late, wrong_payload;
     uint32_t *hist;
 };
 
@@ -115,10 +157,18 @@ static void add(struct out *o, struct stats *st, uint32_t call, int dir, uint16_
     memcpy(p + 2, &nseq, 2);
     memcpy(p + 4, &nts, 4);
     memcpy(p + 8, &nssrc, 4);
-    memcpy(p + 12, &call, 4);
-    p[16] = (unsigned char)dir;
     uint64_t sent_at = now_ns();
-    memcpy(p + 20, &sent_at, 8);
+    if (payload_mode) {
+        struct payloads *m = &media[dir];
+        p[1] = (unsigned char)m->pt;
+        memcpy(p + 12, m->data + (ts / 160 % m->frames) * m->size, m->size);
+        o->iov[o->n].iov_len = 12 + m->size;
+        sent_ring[((uint64_t)call * 2 + (uint64_t)dir) * SEQ_RING + seq % SEQ_RING] = sent_at;
+    } else {
+        memcpy(p + 12, &call, 4);
+        p[16] = (unsigned char)dir;
+        memcpy(p + 20, &sent_at, 8);
+    }
     o->dest[o->n] = dest;
     o->n++;
 }
@@ -144,13 +194,29 @@ static int receive(struct in *in, struct stats *st, uint32_t calls, const int *s
         uint64_t now = now_ns();
         for (int j = 0; j < r; j++) {
             unsigned char *p = in->buf[j];
-            if (in->msg[j].msg_len < 28 || p[0] != 0x80) { st->bad++; continue; }
             uint32_t call, ssrc;
             uint64_t sent_at;
-            memcpy(&call, p + 12, 4);
+            int dir;
             memcpy(&ssrc, p + 8, 4);
-            memcpy(&sent_at, p + 20, 8);
-            int dir = p[16];
+            if (payload_mode) {
+                if (in->msg[j].msg_len < 12 || (p[0] & 0xC0) != 0x80) { st->bad++; continue; }
+                uint32_t host = ntohl(ssrc) - 0x10000000u;
+                call = host / 2;
+                dir = (int)(host & 1);
+                if (call >= calls) { st->bad++; continue; }
+                struct payloads *want = &media[1 - dir]; /* arrives as the receiver's codec */
+                if ((p[1] & 0x7F) != want->pt || in->msg[j].msg_len != 12 + want->size)
+                    st->wrong_payload++;
+                uint16_t nseq;
+                memcpy(&nseq, p + 2, 2);
+                sent_at = sent_ring[((uint64_t)call * 2 + (uint64_t)dir) * SEQ_RING
+                                    + ntohs(nseq) % SEQ_RING];
+            } else {
+                if (in->msg[j].msg_len < 28 || p[0] != 0x80) { st->bad++; continue; }
+                memcpy(&call, p + 12, 4);
+                memcpy(&sent_at, p + 20, 8);
+                dir = p[16];
+            }
             if (call >= calls || dir != in->dir) { st->bad++; continue; }
             int port = ntohs(in->from[j].sin_port);
             int want = src_port ? src_port[call] : direct_port;
@@ -159,6 +225,7 @@ static int receive(struct in *in, struct stats *st, uint32_t calls, const int *s
             st->received[dir]++;
             uint64_t us = now > sent_at ? (now - sent_at) / 1000 : 0;
             if (us > st->latency_max_us) st->latency_max_us = us;
+            if (us > LATE_US) st->late++;
             st->hist[us < HIST_US ? us : HIST_US - 1]++;
         }
         total += r;
@@ -178,8 +245,9 @@ static double percentile_us(const uint32_t *hist, uint64_t count, double pct) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s relay|direct CALLS SECONDS PORTFILE A_PORT B_PORT\n", argv[0]);
+    if (argc != 7 && argc != 11) {
+        fprintf(stderr, "usage: %s relay|direct CALLS SECONDS PORTFILE A_PORT B_PORT "
+                        "[PAYLOADS_A:SIZE PT_A PAYLOADS_B:SIZE PT_B]\n", argv[0]);
         return 2;
     }
     int direct = strcmp(argv[1], "direct") == 0;
@@ -189,6 +257,12 @@ int main(int argc, char **argv) {
     if (calls == 0 || calls > 100000 || seconds <= 0 || seconds > 3600) {
         fprintf(stderr, "bad arguments\n");
         return 2;
+    }
+    if (argc == 11) {
+        payload_mode = 1;
+        load_payloads(&media[0], argv[7], argv[8]);
+        load_payloads(&media[1], argv[9], argv[10]);
+        sent_ring = calloc((size_t)calls * 2 * SEQ_RING, sizeof(uint64_t));
     }
     int *relay_a = calloc(calls, sizeof(int)), *relay_b = calloc(calls, sizeof(int));
     uint16_t *seq = calloc(calls, sizeof(uint16_t));
@@ -281,7 +355,8 @@ int main(int argc, char **argv) {
            "\"received_a_to_b\": %llu, \"received_b_to_a\": %llu, \"send_fail\": %llu, "
            "\"misrouted\": %llu, \"bad\": %llu, \"ssrc_bad\": %llu, "
            "\"p50_us\": %.0f, \"p99_us\": %.0f, \"p999_us\": %.0f, \"max_us\": %.0f, "
-           "\"send_lag_max_us\": %.0f, \"sends_late_1ms\": %llu, \"send_slots\": %llu}\n",
+           "\"send_lag_max_us\": %.0f, \"sends_late_1ms\": %llu, \"send_slots\": %llu, "
+           "\"late_20ms\": %llu, \"wrong_payload\": %llu}\n",
            calls, elapsed, (unsigned long long)st.sent, (unsigned long long)received,
            (unsigned long long)st.received[0], (unsigned long long)st.received[1],
            (unsigned long long)st.send_fail, (unsigned long long)st.misrouted,
@@ -289,6 +364,7 @@ int main(int argc, char **argv) {
            percentile_us(st.hist, received, 50), percentile_us(st.hist, received, 99),
            percentile_us(st.hist, received, 99.9), (double)st.latency_max_us,
            (double)st.lag_max_ns / 1000, (unsigned long long)lag_over_1ms,
-           (unsigned long long)lag_count);
+           (unsigned long long)lag_count, (unsigned long long)st.late,
+           (unsigned long long)st.wrong_payload);
     return 0;
 }

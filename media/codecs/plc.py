@@ -13,6 +13,8 @@ Concealment uses only numpy: an autocorrelation over a 20 ms window per loss.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 import numpy.typing as npt
 
@@ -30,9 +32,14 @@ MAX_CONCEAL_SAMPLES = 480  # 60 ms, then silence
 class Concealer:
     """Keeps a short decoded history; fills losses and smooths the recovery."""
 
-    __slots__ = ("history", "lost", "pitch", "position", "pending_tail")
+    __slots__ = ("recent", "recent_samples", "history", "lost", "pitch", "position",
+                 "pending_tail")
 
     def __init__(self) -> None:
+        # The last decoded frames, by reference (no copy per packet): concatenated into
+        # `history` only when a loss needs it.
+        self.recent: deque[Pcm] = deque()
+        self.recent_samples = 0
         self.history = np.zeros(HISTORY, np.float32)
         self.lost = 0  # samples concealed in the current loss
         self.pitch = MIN_PITCH
@@ -55,6 +62,7 @@ class Concealer:
 
     def conceal(self, samples: int) -> Pcm:
         if self.lost == 0:
+            self._collect_history()
             self.pitch = self._find_pitch()
             self.position = 0
         period = self.history[-self.pitch:]
@@ -75,12 +83,17 @@ class Concealer:
         return out
 
     def _remember(self, pcm: Pcm) -> None:
-        count = len(pcm)
-        if count >= HISTORY:
-            self.history[:] = pcm[-HISTORY:]
-        elif count:
-            self.history[:-count] = self.history[count:]
-            self.history[-count:] = pcm
+        recent = self.recent
+        recent.append(pcm)
+        self.recent_samples += len(pcm)
+        while self.recent_samples - len(recent[0]) >= HISTORY:
+            self.recent_samples -= len(recent.popleft())
+
+    def _collect_history(self) -> None:
+        if not self.recent:
+            return
+        joined = np.concatenate(self.recent)[-HISTORY:].astype(np.float32)
+        self.history = np.concatenate((np.zeros(HISTORY - len(joined), np.float32), joined))
 
     def _find_pitch(self) -> int:
         history = self.history

@@ -30,20 +30,25 @@ class InfoDigit:
     duration_ms: int | None  # None when the body gives none (application/dtmf never does)
 
 
+def _ascii_number(v: str) -> bool:
+    # str.isdigit() is true for "²" and other Unicode digits that int() refuses.
+    return v.isascii() and v.isdigit()
+
+
 def _signal(value: str) -> str:
     v = value.strip()
     if len(v) == 1 and v.upper() in DIGITS:
         return v.upper()
-    if v.isdigit() and 10 <= int(v) <= 15:  # event codes some phones send for * # A-D
+    if _ascii_number(v) and 10 <= int(v) <= 15:  # event codes some phones send for * # A-D
         return DIGITS[int(v)]
-    if v.isdigit() and int(v) == 16:
+    if _ascii_number(v) and int(v) == 16:
         raise DtmfInfoError("flash", "hook flash (Signal=16) is not a DTMF digit")
     raise DtmfInfoError("bad-signal", f"not a DTMF digit: {value.strip()[:20]!r}")
 
 
 def _duration(value: str) -> int:
     v = value.strip()
-    if not v.isdigit():
+    if not _ascii_number(v):
         raise DtmfInfoError("bad-duration", f"duration is not a number: {v[:20]!r}")
     ms = int(v)
     if not 0 < ms <= MAX_DURATION_MS:
