@@ -82,7 +82,20 @@ class LegMedia:
     telephone_event: int | None = None
 
 
-MediaEvent = MediaTimeout  # the union grows as the media layer does (DTMF, playback…)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigitReceived:
+    """A DTMF digit from the phone on `leg`, reported when it ends (RFC 4733 events, or
+    tones detected in its audio). `at` is its onset on the backend's monotonic clock."""
+
+    session_id: str
+    leg: LegName
+    digit: str
+    at: float
+    duration_ms: int
+    source: Literal["rfc4733", "inband"]
+
+
+MediaEvent = MediaTimeout | DigitReceived
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,7 +180,8 @@ class MediaBackend(Protocol):
         ...
 
     def set_event_handler(self, handler: Callable[[MediaEvent], None] | None) -> None:
-        """Receive `MediaEvent`s (today `MediaTimeout`) as they happen, on the event loop."""
+        """Receive `MediaEvent`s (`MediaTimeout`, `DigitReceived`) as they happen, on the
+        event loop."""
         ...
 
     def close(self) -> None:

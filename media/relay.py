@@ -89,6 +89,7 @@ from typing import Any
 
 from media.backend import (
     Address,
+    DigitReceived,
     LegMedia,
     LegName,
     LegStats,
@@ -96,6 +97,8 @@ from media.backend import (
     MediaTimeout,
     SessionStats,
 )
+from media.dtmf.events import DigitEnded, DigitStarted
+from media.dtmf.rfc4733 import TelephoneEventReceiver
 from media.errors import MediaError, UnknownSession
 from media.rtp import MAX_PACKET_BYTES, is_rtcp, parse_rtcp, rtp_payload, rtp_problem
 from media.transcode import OutPacket, Transcoder
@@ -122,13 +125,16 @@ class RelayConfig:
     max_packet_bytes: int = MAX_PACKET_BYTES  # larger datagrams are dropped (oversize)
 
 
-_TABLES: dict[tuple[tuple[tuple[int, int], ...], bool], tuple[int, ...]] = {}
+_TABLES: dict[tuple[tuple[tuple[int, int], ...], bool, int | None], tuple[int, ...]] = {}
+WATCHED = -2  # byte-1 table entry: take the slow path (a payload type the relay reads)
 
 
-def byte1_table(pt_map: tuple[tuple[int, int], ...], passthrough: bool) -> tuple[int, ...]:
+def byte1_table(pt_map: tuple[tuple[int, int], ...], passthrough: bool,
+                watched: int | None = None) -> tuple[int, ...]:
     """Output byte 1 for each input byte 1: marker kept, PT mapped; PASS if unchanged
-    and the stream needs no other rewriting; -1 for RTCP packet types (RFC 5761)."""
-    key = (pt_map, passthrough)
+    and the stream needs no other rewriting; -1 for RTCP packet types (RFC 5761);
+    WATCHED for the `watched` payload type (telephone-events, read on the slow path)."""
+    key = (pt_map, passthrough, watched)
     table = _TABLES.get(key)
     if table is None:
         mapping = dict(pt_map)
@@ -136,6 +142,9 @@ def byte1_table(pt_map: tuple[tuple[int, int], ...], passthrough: bool) -> tuple
         for byte in range(256):
             if 192 <= byte <= 223:
                 entries.append(-1)
+                continue
+            if byte & 0x7F == watched:
+                entries.append(WATCHED)
                 continue
             out = (byte & 0x80) | mapping.get(byte & 0x7F, byte & 0x7F)
             entries.append(PASS if passthrough and out == byte else out)
@@ -164,6 +173,8 @@ class Leg:
         "jitter",
         # transcoding (packets received here decoded and re-encoded for the peer)
         "transcoder", "out_seq", "backlog", "schedule", "media", "io",
+        # RFC 4733 events from this leg's phone, reported as DigitReceived
+        "dtmf_pt", "dtmf_rx", "report",
     )
 
     def __init__(
@@ -175,7 +186,10 @@ class Leg:
         self.max_bytes = config.max_packet_bytes
         self.passthrough = True
         self.pt_out: tuple[tuple[int, int], ...] = ()  # the peer's pt_map
-        self.b1map = byte1_table(self.pt_out, self.passthrough)
+        self.dtmf_pt: int | None = None
+        self.dtmf_rx: TelephoneEventReceiver | None = None
+        self.report: Callable[[MediaEvent], None] | None = None  # set by RelayCore
+        self.b1map = byte1_table(self.pt_out, self.passthrough, self.dtmf_pt)
         self.seq_off = 0
         self.ts_off = 0
         self.out_ssrc = 0
@@ -268,10 +282,14 @@ class Leg:
             self.fast_ssrc = _DISARMED
             self._drop(NO_DESTINATION, data)
             return None
+        if self.dtmf_rx is not None and data[1] & 0x7F == self.dtmf_pt:
+            self._telephone_event(data, now)
         if self.transcoder is not None:
             return self._transcode(data, now)
         self.fast_ssrc = ssrc
         b1 = self.b1map[data[1]]
+        if b1 == WATCHED:  # read above; relayed like any other packet
+            b1 = byte1_table(self.pt_out, self.passthrough)[data[1]]
         out = data
         if b1 != PASS:
             seq, ts = _SEQ_TS.unpack_from(data, 2)
@@ -319,18 +337,54 @@ class Leg:
             self.backlog.extend(packets[1:])
         return packets[0]
 
-    def transcode_timer(self, now: float) -> list[bytes]:
-        """A reordering gap timed out: what to send now (conceal the loss and go on)."""
-        transcoder = self.transcoder
-        if transcoder is None:
-            return []
-        first = self._emit(transcoder.handle_timer(now))
-        packets = [] if first is None else [first, *self.backlog]
-        self.backlog.clear()
-        deadline = transcoder.get_timer()
+    def _telephone_event(self, data: bytes, now: float) -> None:
+        rx = self.dtmf_rx
+        assert rx is not None
+        seq, ts = _SEQ_TS.unpack_from(data, 2)
+        self._digits(rx.receive(rtp_payload(data), ts, seq, data[1] >= 0x80, now))
+        deadline = rx.get_timer()
         if deadline is not None and self.schedule is not None:
             self.schedule(deadline, self)
+
+    def _digits(self, events: list[DigitStarted | DigitEnded]) -> None:
+        report = self.report
+        if report is None:
+            return
+        for event in events:
+            if isinstance(event, DigitEnded):
+                report(DigitReceived(session_id=self.session_id, leg=self.name,
+                                     digit=event.digit, at=event.at,
+                                     duration_ms=event.duration_ms, source="rfc4733"))
+
+    def on_timer(self, now: float) -> list[bytes]:
+        """A deadline this leg asked for passed: a reordering gap to give up on (conceal
+        the loss and go on: the packets to send now), a telephone-event whose end never
+        came."""
+        packets: list[bytes] = []
+        transcoder = self.transcoder
+        if transcoder is not None:
+            first = self._emit(transcoder.handle_timer(now))
+            if first is not None:
+                packets = [first, *self.backlog]
+                self.backlog.clear()
+            deadline = transcoder.get_timer()
+            if deadline is not None and self.schedule is not None:
+                self.schedule(deadline, self)
+        rx = self.dtmf_rx
+        if rx is not None and rx.get_timer() is not None:
+            self._digits(rx.handle_timer(now))
+            deadline = rx.get_timer()
+            if deadline is not None and self.schedule is not None:
+                self.schedule(deadline, self)
         return packets
+
+    def set_telephone_event(self, pt: int | None) -> None:
+        """Read this phone's RFC 4733 events on payload type `pt` (None: stop)."""
+        if pt == self.dtmf_pt:
+            return
+        self.dtmf_pt = pt
+        self.dtmf_rx = None if pt is None else TelephoneEventReceiver(clock_rate=8000)
+        self.b1map = byte1_table(self.pt_out, self.passthrough, pt)
 
     def _drop(self, reason: str, data: bytes) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
@@ -403,7 +457,7 @@ class Leg:
         passthrough = ssrc == self.out_ssrc_bytes and self.seq_off == 0 and self.ts_off == 0
         if passthrough != self.passthrough:
             self.passthrough = passthrough
-            self.b1map = byte1_table(self.pt_out, passthrough)
+            self.b1map = byte1_table(self.pt_out, passthrough, self.dtmf_pt)
 
     # -- RTCP -----------------------------------------------------------------------------
     def rtcp(self, data: bytes, addr: Any, now: float) -> None:
@@ -443,7 +497,7 @@ class Leg:
         peer = self.peer
         if peer.pt_out != pt_map:
             peer.pt_out = pt_map
-            peer.b1map = byte1_table(pt_map, peer.passthrough)
+            peer.b1map = byte1_table(pt_map, peer.passthrough, peer.dtmf_pt)
         if self.latched is None:
             peer.forward_to = remote
             if remote is None:
@@ -537,6 +591,8 @@ class RelayCore:
         self._sends: list[tuple[Leg, bytes]] = []  # timer output: (receiving leg, packet)
         # Called when a packet made `get_timer()` earlier (the I/O layer re-arms).
         self.on_timer_change: Callable[[], None] | None = None
+        # Called when a packet produced an event (the I/O layer drains them soon).
+        self.on_event: Callable[[], None] | None = None
 
     def __len__(self) -> int:
         return len(self.sessions)
@@ -552,6 +608,7 @@ class RelayCore:
             raise MediaError(f"media session {session_id!r} exists already")
         session = RelaySession(session_id, a_ports, b_ports, self.config, now)
         session.a.schedule = session.b.schedule = self._schedule
+        session.a.report = session.b.report = self._report
         self.sessions[session_id] = session
         self._lower(now + self.config.inactivity_timeout)
         return session
@@ -581,6 +638,7 @@ class RelayCore:
         target._update(remote, tuple(p for p in pairs if p[0] != p[1]), hold, clock_rate, now)
         if media != target.media:
             target.media = media
+            target.set_telephone_event(None if media is None else media.telephone_event)
             _plan_transcoding(session)
         session.since = max(session.since, now)
         if not session.held:
@@ -602,6 +660,11 @@ class RelayCore:
         if self._deadline is None or deadline < self._deadline:
             self._deadline = deadline
 
+    def _report(self, event: MediaEvent) -> None:
+        self._events.append(event)
+        if self.on_event is not None:
+            self.on_event()
+
     def _schedule(self, deadline: float, leg: Leg) -> None:
         gaps = self._gaps
         earliest = gaps[0][0] if gaps else math.inf
@@ -620,7 +683,7 @@ class RelayCore:
         gaps = self._gaps
         while gaps and gaps[0][0] <= now:
             _, _, leg = heapq.heappop(gaps)
-            for packet in leg.transcode_timer(now):
+            for packet in leg.on_timer(now):
                 self._sends.append((leg, packet))
         if self._deadline is None or now < self._deadline:
             return

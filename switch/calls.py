@@ -27,8 +27,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Literal, Protocol
 
+from media.dtmf.errors import DtmfInfoError
+from media.dtmf.sipinfo import parse_info
+from switch.control import CallEvent, DtmfReceived
 from switch.registrar import Binding
 from switch.sip.dialog import Dialog, new_call_id, new_tag
 from switch.sip.flow import Flow, Outgoing
@@ -168,6 +171,8 @@ class CallManager:
         # Answers that wait for the CDR group commit (write before you acknowledge).
         self._held: list[tuple[ServerTransaction, Response]] = []
         self._seq = itertools.count()
+        # Call-control events for whatever drives calls (IVR, ACD); drained by the runtime.
+        self.control_events: list[CallEvent] = []
         self.t1 = transactions.timers.t1
         self.t2 = transactions.timers.t2
 
@@ -437,11 +442,46 @@ class CallManager:
             self._finish(call)
         elif method == "INVITE":
             self._reinvite(call, from_caller, txn, request, now)
+        elif method == "INFO" and request.body:
+            self._info(call, from_caller, txn, request, now, dialog)
         elif method in ("OPTIONS", "INFO", "UPDATE", "NOTIFY"):
             self._reply(txn, 200, None, now, dialog)
         else:
             self._reply(txn, 501, None, now, dialog)
         return True
+
+    # -- DTMF -------------------------------------------------------------------------
+    def _info(self, call: Call, from_caller: bool, txn: ServerTransaction, request: Request,
+              now: float, dialog: Dialog) -> None:
+        """SIP INFO with a DTMF body (application/dtmf-relay or application/dtmf)."""
+        try:
+            info = parse_info(request.get("Content-Type") or "", request.body)
+        except DtmfInfoError as exc:
+            reason = "Unsupported Media Type" if exc.status == 415 else f"Bad DTMF Body: {exc}"
+            self._reply(txn, exc.status, "".join(c for c in reason if c.isprintable())[:120],
+                        now, dialog)
+            return
+        self._reply(txn, 200, None, now, dialog)
+        self.on_digit(call.call_id, "a" if from_caller else "b", info.digit, now,
+                      info.duration_ms or 0, "sip-info")
+
+    def on_digit(self, call_id: str, leg: str, digit: str, at: float, duration_ms: int,
+                 source: str) -> None:
+        """A digit pressed on one leg of a call (from the media layer or SIP INFO)."""
+        call = self.calls.get(call_id)
+        if call is None or call.state is State.ENDED:
+            return
+        party: Literal["caller", "callee"] = "caller" if leg == "a" else "callee"
+        log.info("call %s: DTMF %s from the %s (%s, %d ms)", call_id, digit, party, source,
+                 duration_ms)
+        assert source in ("rfc4733", "inband", "sip-info")
+        self.control_events.append(DtmfReceived(
+            call_id=call_id, digit=digit, at=at, duration_ms=duration_ms,
+            source=source, party=party))  # type: ignore[arg-type]
+
+    def drain_control(self) -> list[CallEvent]:
+        events, self.control_events = self.control_events, []
+        return events
 
     # -- re-INVITE --------------------------------------------------------------------
     def _reinvite(self, call: Call, from_caller: bool, txn: ServerTransaction,

@@ -100,6 +100,7 @@ class DtmfReceived:
     at: float
     duration_ms: int
     source: DtmfSource
+    party: Literal["caller", "callee"] = "caller"  # who pressed it, in a two-party call
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -163,6 +163,8 @@ class RelayBackend:
         self.ports = ports or PortAllocator()
         self.core = RelayCore(config)
         self.core.on_timer_change = self._rearm
+        self.core.on_event = self._events_soon
+        self._delivering = False
         self.transcodable = registry.transcodable()
         self.buffer_bytes = buffer_bytes
         self._bound: dict[str, _Bound] = {}
@@ -317,6 +319,24 @@ class RelayBackend:
         if deadline is not None:
             self._timer = self.loop.call_at(deadline, self._on_timer)
 
+    def _events_soon(self) -> None:
+        """A packet produced an event: hand it over after this callback, not inside it."""
+        if not self._delivering:
+            self._delivering = True
+            self.loop.call_soon(self._deliver)
+
+    def _deliver(self) -> None:
+        self._delivering = False
+        handler = self._handler
+        for event in self.core.drain():
+            if handler is None:
+                log.info("media event with no handler: %s", event)
+                continue
+            try:
+                handler(event)
+            except Exception:
+                log.exception("media event handler failed on %s", event)
+
     def _on_timer(self) -> None:
         self._timer = self._timer_at = None
         try:
@@ -331,13 +351,5 @@ class RelayBackend:
                 port.send(packet, leg.forward_to)
             except OSError:
                 leg.unsent(packet, "send_error")
-        handler = self._handler
-        for event in self.core.drain():
-            if handler is None:
-                log.info("media event with no handler: %s", event)
-                continue
-            try:
-                handler(event)
-            except Exception:
-                log.exception("media event handler failed on %s", event)
+        self._deliver()
         self._rearm()

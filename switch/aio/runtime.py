@@ -6,11 +6,13 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import Callable
 
 from media.aio.relay import size_buffers
-from media.backend import MediaEvent, MediaTimeout
+from media.backend import DigitReceived, MediaEvent, MediaTimeout
 from switch.aio.transport import TcpServer, UdpTransport
 from switch.cdr import CdrStore
+from switch.control import CallEvent
 from switch.endpoint import SipEndpoint
 from switch.overload import OverloadControl
 from switch.sip.flow import Flow
@@ -40,6 +42,8 @@ class Runtime:
         self.udp: dict[tuple[str, int], UdpTransport] = {}
         self.tcp: list[TcpServer] = []
         self._flush_scheduled = False
+        # Receives call-control events (DTMF…) once an IVR or ACD runtime is attached.
+        self.control_handler: Callable[[CallEvent], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._housekeeping: asyncio.TimerHandle | None = None
@@ -118,6 +122,9 @@ class Runtime:
         """After any input to the cores: send their output, plan the group commit, re-arm."""
         endpoint = self.endpoint
         self._send(endpoint.drain())
+        calls = endpoint.calls
+        if calls is not None and calls.control_events:
+            self._control(calls.drain_control())
         cdr_pending = self.cdr is not None and self.cdr.pending
         if (cdr_pending or endpoint.has_held()) and not self._flush_scheduled:
             # Everything that arrives in this loop turn joins one group commit, and the
@@ -125,6 +132,17 @@ class Runtime:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
         self._rearm()
+
+    def _control(self, events: list[CallEvent]) -> None:
+        """Call-control events to whatever drives calls (none yet: CallManager logs them)."""
+        handler = self.control_handler
+        if handler is None:
+            return
+        for event in events:
+            try:
+                handler(event)
+            except Exception:
+                log.exception("call-control handler failed on %s", event)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -150,15 +168,20 @@ class Runtime:
         self._rearm()
 
     def on_media_event(self, event: MediaEvent) -> None:
-        """The relay reports a dead call (no RTP either way): end it, logged with the cause."""
+        """The relay reports a dead call (no RTP either way: end it, logged with the
+        cause) or a digit a phone pressed (to call control)."""
         calls = self.endpoint.calls
-        if calls is None or not isinstance(event, MediaTimeout):
+        if calls is None:
             return
         try:
-            calls.end_call(event.session_id, self.loop.time(), time.time(),
-                           f"no media for {event.idle_s:.0f} s")
+            if isinstance(event, MediaTimeout):
+                calls.end_call(event.session_id, self.loop.time(), time.time(),
+                               f"no media for {event.idle_s:.0f} s")
+            elif isinstance(event, DigitReceived):
+                calls.on_digit(event.session_id, event.leg, event.digit, event.at,
+                               event.duration_ms, event.source)
         except Exception:
-            log.exception("internal error ending call %s", event.session_id)
+            log.exception("internal error handling %s", event)
         self._after_core()
 
     def hangup_all(self) -> None:

@@ -202,6 +202,7 @@ class Baresip:
         self.extension = extension
         self.sip_port = free_port()
         self.ctrl_port = free_port()
+        self.cons_port = free_port()  # the UDP console: the way to press keys in 1.0.0
         self.record_dir = record_dir
         workdir.mkdir(parents=True, exist_ok=True)
         if tone_wav is None:
@@ -226,6 +227,8 @@ class Baresip:
             *modules,
             "module_app menu.so",
             "module_app ctrl_tcp.so",
+            "module_app cons.so",
+            f"cons_listen 127.0.0.1:{self.cons_port}",
             f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
         ]) + "\n")
         answer = ";answermode=auto" if auto_answer else ""
@@ -357,6 +360,16 @@ class Baresip:
     def hangup(self) -> None:
         """Hang up the current call (CANCEL while ringing out, BYE once established)."""
         self.request("hangup")
+
+    def press(self, digits: str, hold: float = 0.2, gap: float = 0.3) -> None:
+        """Press keys during a call: each digit goes to the console, then the key release
+        (0x04) after `hold` seconds, or baresip's RFC 4733 event would never end."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as console:
+            for digit in digits:
+                console.sendto(digit.encode(), ("127.0.0.1", self.cons_port))
+                time.sleep(hold)
+                console.sendto(b"\x04", ("127.0.0.1", self.cons_port))
+                time.sleep(gap)
 
     def listcalls(self) -> str:
         return self.request("listcalls")

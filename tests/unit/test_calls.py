@@ -183,7 +183,7 @@ class Caller:
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
     def in_dialog(self, method: str, *, cseq: int | None = None, branch: str | None = None,
-                  body: bytes = b"") -> bytes:
+                  body: bytes = b"", content_type: str = "application/sdp") -> bytes:
         if cseq is None:
             self.cseq += 1
             cseq = self.cseq
@@ -198,7 +198,7 @@ class Caller:
             f"CSeq: {cseq} {method}",
         ]
         if body:
-            lines.append("Content-Type: application/sdp")
+            lines.append(f"Content-Type: {content_type}")
         lines.append(f"Content-Length: {len(body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -447,6 +447,33 @@ def test_options_in_dialog_and_bye_outside_any_dialog() -> None:
     stranger.to_tag = "nope"
     out = switch.send(stranger.in_dialog("BYE"), ALICE)
     assert statuses(to(out, ALICE.remote)) == [481]
+
+
+def test_sip_info_dtmf_becomes_a_call_control_event() -> None:
+    switch, caller, _ = answered_call()
+    body = b"Signal=5\r\nDuration=160\r\n"
+    out = switch.send(caller.in_dialog("INFO", body=body,
+                                       content_type="application/dtmf-relay"), ALICE)
+    assert statuses(to(out, ALICE.remote)) == [200]
+    out = switch.send(caller.in_dialog("INFO", body=b"#", content_type="application/dtmf"),
+                      ALICE)
+    assert statuses(to(out, ALICE.remote)) == [200]
+    events = switch.calls.drain_control()
+    assert [(e.digit, e.duration_ms, e.source, e.party) for e in events] == [  # type: ignore[union-attr]
+        ("5", 160, "sip-info", "caller"), ("#", 0, "sip-info", "caller")]
+
+
+def test_sip_info_with_a_bad_or_foreign_body_is_refused() -> None:
+    switch, caller, _ = answered_call()
+    out = switch.send(caller.in_dialog("INFO", body=b"Signal=Z\r\n",
+                                       content_type="application/dtmf-relay"), ALICE)
+    (answer,) = to(out, ALICE.remote)
+    assert isinstance(answer, Response) and answer.status == 400
+    assert "not a DTMF digit" in answer.reason
+    out = switch.send(caller.in_dialog("INFO", body=b"<xml/>",
+                                       content_type="application/media_control+xml"), ALICE)
+    assert statuses(to(out, ALICE.remote)) == [415]
+    assert switch.calls.drain_control() == []
 
 
 def test_maximum_duration_ends_the_call() -> None:

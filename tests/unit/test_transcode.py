@@ -133,3 +133,24 @@ def test_same_codec_on_both_legs_relays_without_transcoding() -> None:
     assert session.a.transcoder is None and session.b.transcoder is None
     packet = packets("PCMA", tone(600, 0.02), 8)[0]
     assert session.a.rtp(packet, A, 0.0) == packet
+
+
+def test_relay_core_reports_rfc4733_digits_from_a_leg_and_still_relays_them() -> None:
+    from media.backend import DigitReceived
+    from media.dtmf.rfc4733 import build_payload
+
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    core.update("c", "a", 0.0, remote=A, media=PCMA_B)  # both A-law: relayed as is
+    core.update("c", "b", 0.0, remote=B, media=PCMA_B)
+    voice = packets("PCMA", tone(600, 0.04), 8, first_seq=1)
+    assert session.a.rtp(voice[0], A, 0.0) == voice[0]
+    digit = [struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | 101, 2 + i, 5000, 0x1234)
+             + build_payload(5, 160 * (i + 1), end=i >= 3) for i in range(6)]
+    relayed = [session.a.rtp(p, A, 0.02 + 0.02 * i) for i, p in enumerate(digit)]
+    assert relayed == digit  # telephone-events still reach the other phone unchanged
+    events = core.drain()
+    assert len(events) == 1 and isinstance(events[0], DigitReceived)
+    assert (events[0].leg, events[0].digit, events[0].source) == ("a", "5", "rfc4733")
+    assert events[0].duration_ms == 80  # 640 timestamp units
+    assert session.a.rtp(voice[1], A, 0.2) == voice[1]  # the fast path is back
