@@ -97,11 +97,13 @@ from media.backend import (
     MediaTimeout,
     SessionStats,
 )
+from media.codecs.base import Pcm
 from media.dtmf.events import DigitEnded, DigitStarted
+from media.dtmf.inband import DtmfDetectorBank
 from media.dtmf.rfc4733 import TelephoneEventReceiver
 from media.errors import MediaError, UnknownSession
 from media.rtp import MAX_PACKET_BYTES, is_rtcp, parse_rtcp, rtp_payload, rtp_problem
-from media.transcode import OutPacket, Transcoder
+from media.transcode import OutPacket, PcmTap, StreamDecoder, Transcoder
 
 SOURCE = "source"  # from an address the leg has not latched
 NO_DESTINATION = "no_destination"  # the other phone's address is not known yet
@@ -114,6 +116,7 @@ PASS = 256  # byte-1 table entry: relay the packet unchanged
 _DISARMED = None  # no 4-byte slice equals None: the fast path is off
 MAX_DROPOUT = 3000  # RFC 3550 A.1: a jump further ahead starts a new stream
 MAX_MISORDER = 100
+TICK = 0.02  # the media tick: batched work (in-band DTMF detection) every 20 ms
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +178,8 @@ class Leg:
         "transcoder", "out_seq", "backlog", "schedule", "media", "io",
         # RFC 4733 events from this leg's phone, reported as DigitReceived
         "dtmf_pt", "dtmf_rx", "report",
+        # the phone's decoded audio, for listeners (in-band DTMF, recording)
+        "decoder", "taps", "inband_slot",
     )
 
     def __init__(
@@ -189,6 +194,9 @@ class Leg:
         self.dtmf_pt: int | None = None
         self.dtmf_rx: TelephoneEventReceiver | None = None
         self.report: Callable[[MediaEvent], None] | None = None  # set by RelayCore
+        self.decoder: StreamDecoder | None = None
+        self.taps: list[PcmTap] = []
+        self.inband_slot: int | None = None
         self.b1map = byte1_table(self.pt_out, self.passthrough, self.dtmf_pt)
         self.seq_off = 0
         self.ts_off = 0
@@ -286,7 +294,10 @@ class Leg:
             self._telephone_event(data, now)
         if self.transcoder is not None:
             return self._transcode(data, now)
-        self.fast_ssrc = ssrc
+        if self.decoder is not None:  # someone listens: decode, then relay as it is
+            self._listen(data, now)
+        else:
+            self.fast_ssrc = ssrc
         b1 = self.b1map[data[1]]
         if b1 == WATCHED:  # read above; relayed like any other packet
             b1 = byte1_table(self.pt_out, self.passthrough)[data[1]]
@@ -337,6 +348,16 @@ class Leg:
             self.backlog.extend(packets[1:])
         return packets[0]
 
+    def _listen(self, data: bytes, now: float) -> None:
+        decoder = self.decoder
+        assert decoder is not None
+        seq, ts = _SEQ_TS.unpack_from(data, 2)
+        b1 = data[1]
+        decoder.push(seq, ts, b1 & 0x7F, b1 >= 0x80, rtp_payload(data), now)  # taps see it
+        deadline = decoder.get_timer()
+        if deadline is not None and self.schedule is not None:
+            self.schedule(deadline, self)
+
     def _telephone_event(self, data: bytes, now: float) -> None:
         rx = self.dtmf_rx
         assert rx is not None
@@ -370,6 +391,11 @@ class Leg:
             deadline = transcoder.get_timer()
             if deadline is not None and self.schedule is not None:
                 self.schedule(deadline, self)
+        elif self.decoder is not None:
+            self.decoder.handle_timer(now)  # a gap given up on: concealed for the taps
+            deadline = self.decoder.get_timer()
+            if deadline is not None and self.schedule is not None:
+                self.schedule(deadline, self)
         rx = self.dtmf_rx
         if rx is not None and rx.get_timer() is not None:
             self._digits(rx.handle_timer(now))
@@ -377,6 +403,22 @@ class Leg:
             if deadline is not None and self.schedule is not None:
                 self.schedule(deadline, self)
         return packets
+
+    def wire_decoder(self) -> None:
+        """After a codec or listener change: decode this leg's audio if the transcoder
+        or a listener needs it, and point the listeners at the decoder that does."""
+        media = self.media
+        if self.transcoder is not None:
+            self.decoder = self.transcoder.decoder
+        elif self.taps and media is not None:
+            if self.decoder is None or self.decoder.taps is not self.taps:
+                self.decoder = StreamDecoder(decode=dict(media.decode) or {
+                    media.payload_type: media.codec}, dtmf_pt=media.telephone_event)
+        else:
+            self.decoder = None
+        if self.decoder is not None:
+            self.decoder.taps = self.taps
+        self._resync()
 
     def set_telephone_event(self, pt: int | None) -> None:
         """Read this phone's RFC 4733 events on payload type `pt` (None: stop)."""
@@ -589,6 +631,9 @@ class RelayCore:
         self._gaps: list[tuple[float, int, Leg]] = []
         self._gap_order = itertools.count()
         self._sends: list[tuple[Leg, bytes]] = []  # timer output: (receiving leg, packet)
+        self.inband = DtmfDetectorBank(16)
+        self._inband_legs: dict[int, Leg] = {}  # detector slot -> the leg it listens to
+        self._tick_at: float | None = None
         # Called when a packet made `get_timer()` earlier (the I/O layer re-arms).
         self.on_timer_change: Callable[[], None] | None = None
         # Called when a packet produced an event (the I/O layer drains them soon).
@@ -640,6 +685,9 @@ class RelayCore:
             target.media = media
             target.set_telephone_event(None if media is None else media.telephone_event)
             _plan_transcoding(session)
+            for each in (session.a, session.b):
+                self._plan_inband(each)
+                each.wire_decoder()
         session.since = max(session.since, now)
         if not session.held:
             self._lower(now + self.config.inactivity_timeout)
@@ -648,7 +696,12 @@ class RelayCore:
         session = self.sessions.pop(session_id, None)
         if session is None:
             return None
-        session.a.transcoder = session.b.transcoder = None  # no more timer work
+        for leg in (session.a, session.b):
+            leg.transcoder = leg.decoder = None  # no more timer work
+            if leg.inband_slot is not None:
+                self._inband_legs.pop(leg.inband_slot, None)
+                self.inband.close(leg.inband_slot)
+                leg.inband_slot = None
         return session.stats()
 
     def stats(self, session_id: str) -> SessionStats | None:
@@ -659,6 +712,37 @@ class RelayCore:
     def _lower(self, deadline: float) -> None:
         if self._deadline is None or deadline < self._deadline:
             self._deadline = deadline
+
+    # -- in-band DTMF -----------------------------------------------------------------
+    def _plan_inband(self, leg: Leg) -> None:
+        """Phones that negotiated no telephone-event send their digits as tones: listen
+        to their audio with the detector bank (never both ways, or digits would count
+        twice)."""
+        media = leg.media
+        wanted = media is not None and media.telephone_event is None
+        if wanted and leg.inband_slot is None:
+            slot = leg.inband_slot = self.inband.open()
+            self._inband_legs[slot] = leg
+            bank = self.inband
+            leg.taps.append(_InbandTap(bank, slot))
+        elif not wanted and leg.inband_slot is not None:
+            slot = leg.inband_slot
+            self._inband_legs.pop(slot, None)
+            self.inband.close(slot)
+            leg.taps[:] = [t for t in leg.taps if not isinstance(t, _InbandTap)]
+            leg.inband_slot = None
+        if self._inband_legs and self._tick_at is None:
+            self._tick_at = 0.0  # tick at the next chance
+
+    def _tick(self, now: float) -> None:
+        """The batched 20 ms media tick: analyse every listened leg's audio at once."""
+        for slot, event in self.inband.run():
+            leg = self._inband_legs.get(slot)
+            if leg is not None and isinstance(event, DigitEnded) and leg.report is not None:
+                leg.report(DigitReceived(session_id=leg.session_id, leg=leg.name,
+                                         digit=event.digit, at=event.at,
+                                         duration_ms=event.duration_ms, source="inband"))
+        self._tick_at = now + TICK if self._inband_legs else None
 
     def _report(self, event: MediaEvent) -> None:
         self._events.append(event)
@@ -674,12 +758,14 @@ class RelayCore:
 
     def get_timer(self) -> float | None:
         """When to call `handle_timer` next (possibly early, never late); None: idle."""
+        candidates = [t for t in (self._deadline, self._tick_at) if t is not None]
         if self._gaps:
-            gap = self._gaps[0][0]
-            return gap if self._deadline is None else min(gap, self._deadline)
-        return self._deadline
+            candidates.append(self._gaps[0][0])
+        return min(candidates) if candidates else None
 
     def handle_timer(self, now: float) -> None:
+        if self._tick_at is not None and now >= self._tick_at:
+            self._tick(now)
         gaps = self._gaps
         while gaps and gaps[0][0] <= now:
             _, _, leg = heapq.heappop(gaps)
@@ -713,6 +799,19 @@ class RelayCore:
         peer leg's RTP port (like what `leg.rtp()` returns)."""
         sends, self._sends = self._sends, []
         return sends
+
+
+class _InbandTap:
+    """Feeds a leg's decoded audio to its slot of the in-band DTMF detector bank."""
+
+    __slots__ = ("bank", "slot")
+
+    def __init__(self, bank: DtmfDetectorBank, slot: int) -> None:
+        self.bank = bank
+        self.slot = slot
+
+    def __call__(self, timestamp: int, pcm: Pcm, now: float) -> None:
+        self.bank.push(self.slot, pcm, now)
 
 
 def _plan_transcoding(session: RelaySession) -> None:

@@ -49,88 +49,79 @@ class OutPacket(NamedTuple):
     payload: bytes
 
 
-PcmTap = Callable[[int, Pcm], None]  # (RTP timestamp of the first sample, samples)
+# (RTP timestamp of the first sample, samples, arrival time of what released them)
+PcmTap = Callable[[int, Pcm, float], None]
 
 
-class Transcoder:
-    __slots__ = ("decoders", "encoder", "out_pt", "dtmf_in", "dtmf_out", "frame", "buffer",
-                 "residue", "residue_ts", "last_decoder", "tap", "dropped", "concealed",
-                 "errors")
+class Decoded(NamedTuple):
+    """One slot of a stream, in order: its samples (None for a telephone-event, comfort
+    noise or an undecodable type) and what the packet said."""
 
-    def __init__(
-        self,
-        *,
-        decode: Mapping[int, str],
-        encode: str,
-        out_pt: int,
-        dtmf_in: int | None = None,
-        dtmf_out: int | None = None,
-        buffer: ReorderBuffer | None = None,
-    ) -> None:
-        """decode: payload type -> encoding name of what the sending leg may send;
-        encode/out_pt: the receiving leg's codec; dtmf_in/out: telephone-event types."""
+    slot: Slot
+    pcm: Pcm | None
+
+
+class StreamDecoder:
+    """Packets of one RTP stream in, audio out: in order, losses concealed.
+
+    The first stage of transcoding, and on its own the source of a leg's audio for
+    whatever listens to it (recording, in-band DTMF detection). `taps` are called with
+    (RTP timestamp of the first sample, samples, now) for every frame decoded or
+    concealed, in order.
+    """
+
+    __slots__ = ("decoders", "dtmf_pt", "buffer", "last_decoder", "taps", "dropped",
+                 "concealed", "errors")
+
+    def __init__(self, *, decode: Mapping[int, str], dtmf_pt: int | None = None,
+                 buffer: ReorderBuffer | None = None) -> None:
         self.decoders: dict[int, Decoder] = {pt: registry.decoder(n) for pt, n in decode.items()}
-        self.encoder: Encoder = registry.encoder(encode)
-        self.out_pt = out_pt
-        self.dtmf_in = dtmf_in
-        self.dtmf_out = dtmf_out
-        self.frame = FRAME_SAMPLES.get(encode.upper(), 1)
+        self.dtmf_pt = dtmf_pt
         self.buffer = buffer or ReorderBuffer()
-        self.residue: Pcm = np.zeros(0, np.int16)
-        self.residue_ts = 0
         self.last_decoder: Decoder | None = next(iter(self.decoders.values()), None)
-        self.tap: PcmTap | None = None  # sees the decoded audio (recording, DTMF detection)
+        self.taps: list[PcmTap] = []
         self.dropped: dict[str, int] = {}
         self.concealed = 0
         self.errors = 0
 
     def reset(self) -> None:
-        """The input stream restarted (new SSRC): new ordering, no leftover samples."""
         self.buffer.reset()
-        self.residue = self.residue[:0]
 
     def push(self, seq: int, timestamp: int, payload_type: int, marker: bool, payload: bytes,
-             now: float) -> list[OutPacket]:
+             now: float) -> list[Decoded]:
         slots = self.buffer.push(seq, timestamp, payload_type, marker, payload, now)
-        return self._convert(slots) if slots else []
+        return self._decode_all(slots, now) if slots else []
 
     def get_timer(self) -> float | None:
         return self.buffer.get_timer()
 
-    def handle_timer(self, now: float) -> list[OutPacket]:
-        return self._convert(self.buffer.handle_timer(now))
+    def handle_timer(self, now: float) -> list[Decoded]:
+        return self._decode_all(self.buffer.handle_timer(now), now)
 
-    # -- internals -------------------------------------------------------------------------
     def _drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
 
-    def _convert(self, slots: list[Slot]) -> list[OutPacket]:
-        out: list[OutPacket] = []
+    def _decode_all(self, slots: list[Slot], now: float) -> list[Decoded]:
+        out = []
+        taps = self.taps
         for slot in slots:
-            payload = slot.payload
-            pt = slot.payload_type
-            if payload is not None and pt == self.dtmf_in:
-                if self.dtmf_out is None:
-                    self._drop("dtmf_unsupported")
-                else:
-                    out.append(OutPacket(slot.seq, slot.timestamp, self.dtmf_out, slot.marker,
-                                         payload))
-                continue
             pcm = self._decode(slot)
-            if pcm is None:
-                continue
-            packet = self._encode(slot, pcm)
-            if packet is not None:
-                out.append(packet)
+            if pcm is not None and taps:
+                for tap in taps:
+                    tap(slot.timestamp, pcm, now)
+            out.append(Decoded(slot, pcm))
         return out
 
     def _decode(self, slot: Slot) -> Pcm | None:
         payload = slot.payload
         if payload is None:
             return self._conceal(self.buffer.step)
-        decoder = self.decoders.get(slot.payload_type)
+        pt = slot.payload_type
+        if pt == self.dtmf_pt:
+            return None
+        decoder = self.decoders.get(pt)
         if decoder is None:
-            self._drop("comfort_noise" if slot.payload_type == COMFORT_NOISE_PT else "payload_type")
+            self._drop("comfort_noise" if pt == COMFORT_NOISE_PT else "payload_type")
             return None
         try:
             pcm = decoder.decode(payload)
@@ -146,10 +137,76 @@ class Transcoder:
         self.concealed += 1
         return self.last_decoder.conceal(samples)
 
+
+class Transcoder:
+    __slots__ = ("decoder", "encoder", "out_pt", "dtmf_in", "dtmf_out", "frame", "residue",
+                 "residue_ts", "dropped")
+
+    def __init__(
+        self,
+        *,
+        decode: Mapping[int, str],
+        encode: str,
+        out_pt: int,
+        dtmf_in: int | None = None,
+        dtmf_out: int | None = None,
+        buffer: ReorderBuffer | None = None,
+    ) -> None:
+        """decode: payload type -> encoding name of what the sending leg may send;
+        encode/out_pt: the receiving leg's codec; dtmf_in/out: telephone-event types."""
+        self.decoder = StreamDecoder(decode=decode, dtmf_pt=dtmf_in, buffer=buffer)
+        self.encoder: Encoder = registry.encoder(encode)
+        self.out_pt = out_pt
+        self.dtmf_in = dtmf_in
+        self.dtmf_out = dtmf_out
+        self.frame = FRAME_SAMPLES.get(encode.upper(), 1)
+        self.residue: Pcm = np.zeros(0, np.int16)
+        self.residue_ts = 0
+        self.dropped: dict[str, int] = {}
+
+    @property
+    def buffer(self) -> ReorderBuffer:
+        return self.decoder.buffer
+
+    @property
+    def concealed(self) -> int:
+        return self.decoder.concealed
+
+    def reset(self) -> None:
+        """The input stream restarted (new SSRC): new ordering, no leftover samples."""
+        self.decoder.reset()
+        self.residue = self.residue[:0]
+
+    def push(self, seq: int, timestamp: int, payload_type: int, marker: bool, payload: bytes,
+             now: float) -> list[OutPacket]:
+        decoded = self.decoder.push(seq, timestamp, payload_type, marker, payload, now)
+        return self._convert(decoded) if decoded else []
+
+    def get_timer(self) -> float | None:
+        return self.decoder.get_timer()
+
+    def handle_timer(self, now: float) -> list[OutPacket]:
+        return self._convert(self.decoder.handle_timer(now))
+
+    # -- internals -------------------------------------------------------------------------
+    def _convert(self, decoded: list[Decoded]) -> list[OutPacket]:
+        out: list[OutPacket] = []
+        for slot, pcm in decoded:
+            if pcm is None:
+                if slot.payload is not None and slot.payload_type == self.dtmf_in:
+                    if self.dtmf_out is None:
+                        self.dropped["dtmf_unsupported"] = (
+                            self.dropped.get("dtmf_unsupported", 0) + 1)
+                    else:
+                        out.append(OutPacket(slot.seq, slot.timestamp, self.dtmf_out,
+                                             slot.marker, slot.payload))
+                continue
+            packet = self._encode(slot, pcm)
+            if packet is not None:
+                out.append(packet)
+        return out
+
     def _encode(self, slot: Slot, pcm: Pcm) -> OutPacket | None:
-        tap = self.tap
-        if tap is not None:
-            tap(slot.timestamp, pcm)
         frame = self.frame
         timestamp = slot.timestamp
         if frame > 1:

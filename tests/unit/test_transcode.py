@@ -75,7 +75,7 @@ def test_telephone_events_pass_with_their_type_mapped_and_comfort_noise_is_dropp
     out = transcoder.push(1, 0, 101, True, event, 0.0)
     assert out == [OutPacket(1, 0, 96, True, event)]
     assert transcoder.push(2, 160, 13, False, b"\x40", 0.02) == []
-    assert transcoder.dropped == {"comfort_noise": 1}
+    assert transcoder.decoder.dropped == {"comfort_noise": 1}
 
 
 def test_short_g711_packets_are_gathered_into_whole_g729_frames() -> None:
@@ -154,3 +154,31 @@ def test_relay_core_reports_rfc4733_digits_from_a_leg_and_still_relays_them() ->
     assert (events[0].leg, events[0].digit, events[0].source) == ("a", "5", "rfc4733")
     assert events[0].duration_ms == 80  # 640 timestamp units
     assert session.a.rtp(voice[1], A, 0.2) == voice[1]  # the fast path is back
+
+
+def test_relay_core_detects_inband_digits_from_a_phone_without_telephone_events() -> None:
+    from media.backend import DigitReceived
+    from media.dtmf.tones import synthesize
+
+    no_events = LegMedia(codec="PCMA", payload_type=8, decode={8: "PCMA"})
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    core.update("c", "a", 0.0, remote=A, media=no_events)
+    core.update("c", "b", 0.0, remote=B, media=PCMA_B)
+    assert session.a.inband_slot is not None and session.b.inband_slot is None
+    audio = np.concatenate([np.zeros(800, np.int16), synthesize("7", 100),
+                            np.zeros(1600, np.int16)])
+    stream = packets("PCMA", audio, 8)
+    events = []
+    for index, packet in enumerate(stream):
+        now = 0.02 * (index + 1)
+        assert session.a.rtp(packet, A, now) == packet  # relayed unchanged meanwhile
+        deadline = core.get_timer()
+        if deadline is not None and deadline <= now:
+            core.handle_timer(now)
+        events += core.drain()
+    digits = [e for e in events if isinstance(e, DigitReceived)]
+    assert [(d.leg, d.digit, d.source) for d in digits] == [("a", "7", "inband")]
+    assert 80 <= digits[0].duration_ms <= 120
+    core.delete("c")
+    assert not core._inband_legs and core.inband.open_slots == []
