@@ -171,6 +171,12 @@ class MediaBackend(Protocol):
         """
         ...
 
+    def send_digit(self, session_id: str, leg: LegName, digit: str, duration_ms: int) -> None:
+        """Play a DTMF digit to the phone on `leg` the way it negotiated: RFC 4733
+        telephone-events if it has a type for them, else tones in its audio (e.g. a digit
+        the other phone sent by SIP INFO). Raises `media.errors.UnknownSession`."""
+        ...
+
     def delete(self, session_id: str) -> SessionStats | None:
         """End a session, free its ports; its final counters. None if unknown."""
         ...

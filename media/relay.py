@@ -83,6 +83,7 @@ import ipaddress
 import itertools
 import math
 import struct
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,10 +98,12 @@ from media.backend import (
     MediaTimeout,
     SessionStats,
 )
-from media.codecs.base import Pcm
+from media.codecs import registry
+from media.codecs.base import Encoder, Pcm
 from media.dtmf.events import DigitEnded, DigitStarted
 from media.dtmf.inband import DtmfDetectorBank
-from media.dtmf.rfc4733 import TelephoneEventReceiver
+from media.dtmf.rfc4733 import EventPacket, TelephoneEventReceiver, schedule_digit
+from media.dtmf.tones import ToneSender
 from media.errors import MediaError, UnknownSession
 from media.rtp import MAX_PACKET_BYTES, is_rtcp, parse_rtcp, rtp_payload, rtp_problem
 from media.transcode import OutPacket, PcmTap, StreamDecoder, Transcoder
@@ -180,6 +183,8 @@ class Leg:
         "dtmf_pt", "dtmf_rx", "report",
         # the phone's decoded audio, for listeners (in-band DTMF, recording)
         "decoder", "taps", "inband_slot",
+        # digits the switch sends towards the peer's phone (DTMF conversion)
+        "tones", "tone_encoder", "events_out", "event_ts",
     )
 
     def __init__(
@@ -197,6 +202,10 @@ class Leg:
         self.decoder: StreamDecoder | None = None
         self.taps: list[PcmTap] = []
         self.inband_slot: int | None = None
+        self.tones: ToneSender | None = None  # in-band digits replacing relayed audio
+        self.tone_encoder: Encoder | None = None
+        self.events_out: deque[EventPacket] = deque()  # RFC 4733 packets still to send
+        self.event_ts = 0  # timestamp of the event being sent
         self.b1map = byte1_table(self.pt_out, self.passthrough, self.dtmf_pt)
         self.seq_off = 0
         self.ts_off = 0
@@ -292,11 +301,17 @@ class Leg:
             return None
         if self.dtmf_rx is not None and data[1] & 0x7F == self.dtmf_pt:
             self._telephone_event(data, now)
+            peer_media = self.peer.media
+            if peer_media is not None and peer_media.telephone_event is None:
+                self._drop("dtmf_converted", data)  # the peer gets tones instead
+                return None
         if self.transcoder is not None:
             return self._transcode(data, now)
         if self.decoder is not None:  # someone listens: decode, then relay as it is
             self._listen(data, now)
-        else:
+        if self.tones is not None:
+            data = self._tone_payload(data)
+        elif self.decoder is None:
             self.fast_ssrc = ssrc
         b1 = self.b1map[data[1]]
         if b1 == WATCHED:  # read above; relayed like any other packet
@@ -358,6 +373,76 @@ class Leg:
         if deadline is not None and self.schedule is not None:
             self.schedule(deadline, self)
 
+    # -- digits the switch sends to the peer's phone (conversion between methods) ------
+    def inject_digit(self, digit: str, duration_ms: int, now: float) -> None:
+        """Send `digit` to the peer's phone the way it negotiated: RFC 4733 packets on
+        its telephone-event type, else tones in place of the audio relayed to it."""
+        peer_media = self.peer.media
+        duration_ms = max(80, min(duration_ms or 100, 2000))
+        if peer_media is not None and peer_media.telephone_event is not None:
+            start = max(now, self.events_out[-1].send_at + 0.02) if self.events_out else now
+            self.events_out.extend(schedule_digit(digit, duration_ms, start=start))
+            if self.schedule is not None:
+                self.schedule(self.events_out[0].send_at, self)
+        elif self.transcoder is not None:
+            self.transcoder.tones.send(digit, duration_ms)
+        elif peer_media is not None:
+            if self.tones is None:
+                self.tones = ToneSender()
+                self.tone_encoder = registry.encoder(peer_media.codec)
+            self.tones.send(digit, duration_ms)
+            self._resync()  # the slow path replaces the audio while the tone plays
+
+    def _tone_payload(self, data: bytes) -> bytes:
+        """Relayed audio with its payload replaced by the tone being sent."""
+        tones, encoder = self.tones, self.tone_encoder
+        assert tones is not None and encoder is not None
+        payload = rtp_payload(data)
+        samples = len(payload) * (8 if encoder.name == "G729" else 1)
+        frame = tones.frame(samples - samples % 80 if encoder.name == "G729" else samples)
+        if not tones.active():
+            self.tones = self.tone_encoder = None  # done: back to the fast path
+        if frame is None or not len(frame):
+            return data
+        # The fixed header only (no CSRCs, extension or padding): the payload is ours.
+        return b"\x80" + data[1:12] + encoder.encode(frame)
+
+    def _event_packets(self, now: float) -> list[bytes]:
+        """The RFC 4733 packets due now, numbered into the stream towards the peer."""
+        queue = self.events_out
+        peer_media = self.peer.media
+        packets: list[bytes] = []
+        if peer_media is None or peer_media.telephone_event is None:
+            queue.clear()
+            return packets
+        while queue and queue[0].send_at <= now:
+            item = queue.popleft()
+            last = self.last_out
+            if last is None:  # nothing relayed to the peer yet: no stream to join
+                continue
+            last_seq, last_ts = _SEQ_TS.unpack_from(last, 2)
+            if item.marker:  # a new event: its timestamp is the stream's "now"
+                elapsed = max(0.0, now - self.last_seen)
+                self.event_ts = (last_ts + round(elapsed * self.peer.clock_rate)) & 0xFFFFFFFF
+            seq = (last_seq + 1) & 0xFFFF
+            packet = _HEADER.pack(
+                0x80, peer_media.telephone_event | (0x80 if item.marker else 0), seq,
+                (self.event_ts + item.timestamp_offset) & 0xFFFFFFFF, self.out_ssrc,
+            ) + item.payload
+            # The relayed packets that follow continue after this one.
+            if self.transcoder is not None:
+                self.out_seq = (seq + 1) & 0xFFFF
+            else:
+                self.seq_off = (self.seq_off + 1) & 0xFFFF
+                if self.passthrough:
+                    self.passthrough = False
+                    self.b1map = byte1_table(self.pt_out, False, self.dtmf_pt)
+            self.last_out = packet
+            packets.append(packet)
+        if queue and self.schedule is not None:
+            self.schedule(queue[0].send_at, self)
+        return packets
+
     def _telephone_event(self, data: bytes, now: float) -> None:
         rx = self.dtmf_rx
         assert rx is not None
@@ -376,17 +461,20 @@ class Leg:
                 report(DigitReceived(session_id=self.session_id, leg=self.name,
                                      digit=event.digit, at=event.at,
                                      duration_ms=event.duration_ms, source="rfc4733"))
+                peer_media = self.peer.media
+                if peer_media is not None and peer_media.telephone_event is None:
+                    self.inject_digit(event.digit, event.duration_ms, event.at)
 
     def on_timer(self, now: float) -> list[bytes]:
         """A deadline this leg asked for passed: a reordering gap to give up on (conceal
         the loss and go on: the packets to send now), a telephone-event whose end never
         came."""
-        packets: list[bytes] = []
+        packets: list[bytes] = self._event_packets(now) if self.events_out else []
         transcoder = self.transcoder
         if transcoder is not None:
             first = self._emit(transcoder.handle_timer(now))
             if first is not None:
-                packets = [first, *self.backlog]
+                packets += [first, *self.backlog]
                 self.backlog.clear()
             deadline = transcoder.get_timer()
             if deadline is not None and self.schedule is not None:
@@ -691,6 +779,14 @@ class RelayCore:
         session.since = max(session.since, now)
         if not session.held:
             self._lower(now + self.config.inactivity_timeout)
+
+    def send_digit(self, session_id: str, leg: LegName, digit: str, duration_ms: int,
+                   now: float) -> None:
+        """Send a digit to the phone on `leg` the way it negotiated (RFC 4733 or tones):
+        e.g. one the other phone sent by SIP INFO."""
+        session = self.get(session_id)
+        target = session.leg(leg)
+        target.peer.inject_digit(digit, duration_ms, now)
 
     def delete(self, session_id: str) -> SessionStats | None:
         session = self.sessions.pop(session_id, None)

@@ -34,6 +34,7 @@ import numpy as np
 
 from media.codecs import registry
 from media.codecs.base import Decoder, Encoder, Pcm
+from media.dtmf.tones import ToneSender
 from media.errors import CodecError
 from media.jitter import ReorderBuffer, Slot
 
@@ -140,7 +141,7 @@ class StreamDecoder:
 
 class Transcoder:
     __slots__ = ("decoder", "encoder", "out_pt", "dtmf_in", "dtmf_out", "frame", "residue",
-                 "residue_ts", "dropped")
+                 "residue_ts", "dropped", "tones")
 
     def __init__(
         self,
@@ -163,6 +164,9 @@ class Transcoder:
         self.residue: Pcm = np.zeros(0, np.int16)
         self.residue_ts = 0
         self.dropped: dict[str, int] = {}
+        # Digits converted to tones for a receiver without telephone-events: they
+        # replace the audio while they play.
+        self.tones = ToneSender()
 
     @property
     def buffer(self) -> ReorderBuffer:
@@ -207,6 +211,10 @@ class Transcoder:
         return out
 
     def _encode(self, slot: Slot, pcm: Pcm) -> OutPacket | None:
+        if self.tones.active():
+            tone = self.tones.frame(len(pcm))
+            if tone is not None:
+                pcm = tone
         frame = self.frame
         timestamp = slot.timestamp
         if frame > 1:

@@ -148,6 +148,14 @@ class CallMedia:
             media=media,
         )
 
+    def send_digit(self, call: Call, to_caller: bool, digit: str, duration_ms: int) -> None:
+        if "sdp" not in call.media:
+            return
+        try:
+            self.backend.send_digit(call.call_id, "a" if to_caller else "b", digit, duration_ms)
+        except MediaError as exc:
+            log.warning("call %s: could not send DTMF %s: %s", call.call_id, digit, exc)
+
     def release(self, call: Call) -> None:
         if "sdp" in call.media:
             stats = self.backend.delete(call.call_id)

@@ -61,6 +61,10 @@ class SdpPlanner(Protocol):
 
     def release(self, call: Call) -> None: ...
 
+    def send_digit(self, call: Call, to_caller: bool, digit: str, duration_ms: int) -> None:
+        """Play a digit to one party the way its phone negotiated (DTMF conversion)."""
+        ...
+
 
 class CdrSink(Protocol):
     def open_call(self, call_id: str, caller: str, callee: str, start: float) -> None: ...
@@ -464,6 +468,8 @@ class CallManager:
         self._reply(txn, 200, None, now, dialog)
         self.on_digit(call.call_id, "a" if from_caller else "b", info.digit, now,
                       info.duration_ms or 0, "sip-info")
+        if call.state is State.CONFIRMED:  # the other phone hears it its own way
+            self.sdp.send_digit(call, not from_caller, info.digit, info.duration_ms or 100)
 
     def on_digit(self, call_id: str, leg: str, digit: str, at: float, duration_ms: int,
                  source: str) -> None:

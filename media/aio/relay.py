@@ -225,6 +225,10 @@ class RelayBackend:
         )
         self._rearm()
 
+    def send_digit(self, session_id: str, leg: LegName, digit: str, duration_ms: int) -> None:
+        self.core.send_digit(session_id, leg, digit, duration_ms, self.loop.time())
+        self._rearm()
+
     def delete(self, session_id: str) -> SessionStats | None:
         stats = self.core.delete(session_id)
         bound = self._bound.pop(session_id, None)

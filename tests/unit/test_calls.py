@@ -40,6 +40,7 @@ class RecordingSdp:
     def __init__(self) -> None:
         self.released: list[str] = []
         self.reject = False
+        self.digits: list[tuple[str, bool, str, int]] = []
 
     def offer_to_callee(self, call: Call, offer: bytes) -> bytes:
         if self.reject:
@@ -57,6 +58,9 @@ class RecordingSdp:
 
     def release(self, call: Call) -> None:
         self.released.append(call.call_id)
+
+    def send_digit(self, call: Call, to_caller: bool, digit: str, duration_ms: int) -> None:
+        self.digits.append((call.call_id, to_caller, digit, duration_ms))
 
 
 @dataclass
@@ -461,6 +465,9 @@ def test_sip_info_dtmf_becomes_a_call_control_event() -> None:
     events = switch.calls.drain_control()
     assert [(e.digit, e.duration_ms, e.source, e.party) for e in events] == [  # type: ignore[union-attr]
         ("5", 160, "sip-info", "caller"), ("#", 0, "sip-info", "caller")]
+    # ... and the callee hears them the way its phone negotiated.
+    assert [(to_caller, d, ms) for _, to_caller, d, ms in switch.sdp.digits] == [
+        (False, "5", 160), (False, "#", 100)]
 
 
 def test_sip_info_with_a_bad_or_foreign_body_is_refused() -> None:

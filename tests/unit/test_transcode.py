@@ -182,3 +182,55 @@ def test_relay_core_detects_inband_digits_from_a_phone_without_telephone_events(
     assert 80 <= digits[0].duration_ms <= 120
     core.delete("c")
     assert not core._inband_legs and core.inband.open_slots == []
+
+
+def test_rfc4733_digits_become_tones_for_a_phone_without_telephone_events() -> None:
+    from media.dtmf.inband import detect
+    from media.dtmf.rfc4733 import build_payload
+
+    no_events = LegMedia(codec="PCMA", payload_type=8, decode={8: "PCMA"})
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    core.update("c", "a", 0.0, remote=A, media=PCMA_B)  # A sends telephone-events
+    core.update("c", "b", 0.0, remote=B, media=no_events)  # B only understands tones
+    voice = packets("PCMA", np.zeros(8000, np.int16), 8, first_seq=1)
+    heard = []
+    for index in range(10):
+        heard.append(session.a.rtp(voice[index], A, 0.02 * index))
+    digit = [struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | 101, 11 + i, 1600, 0x1234)
+             + build_payload(4, 160 * (i + 1), end=i >= 5) for i in range(8)]
+    for i, packet in enumerate(digit):
+        assert session.a.rtp(packet, A, 0.2 + 0.02 * i) is None  # not for B: converted
+    assert session.a.drops["dtmf_converted"] == 8
+    for index in range(19, 40):  # the audio that follows carries the tone
+        heard.append(session.a.rtp(voice[index - 8], A, 0.02 * index))
+    pcm = decode_stream("PCMA", [p for p in heard if p is not None])
+    assert [d.digit for d in detect(pcm)] == ["4"]
+
+
+def test_a_sip_info_digit_goes_out_as_telephone_events_in_the_stream() -> None:
+    from media.dtmf.rfc4733 import parse_payload
+
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    core.update("c", "a", 0.0, remote=A, media=PCMA_B)
+    core.update("c", "b", 0.0, remote=B, media=PCMA_B)
+    voice = packets("PCMA", np.zeros(1600, np.int16), 8, first_seq=500)
+    for index in range(3):
+        session.b.rtp(voice[index], B, 0.02 * index)  # B -> A: the stream to join
+    core.send_digit("c", "a", "9", 100, 0.06)  # to A, which negotiated PT 101
+    sent: list[bytes] = []
+    now = 0.06
+    while core.get_timer() is not None and now < 1.0:
+        now = max(now, core.get_timer())  # type: ignore[type-var]
+        core.handle_timer(now)
+        sent += [p for leg, p in core.drain_sends() if leg is session.b]
+    assert len(sent) == 5 + 2  # 100 ms on the 20 ms grid, the end sent three times
+    heads = [header(p) for p in sent]
+    assert all(pt == 101 and ssrc == 0x1234 for pt, _, _, ssrc in heads)
+    assert [seq for _, seq, _, _ in heads] == list(range(503, 510))  # after the audio
+    assert len({ts for _, _, ts, _ in heads}) == 1
+    events = [parse_payload(p[12:]) for p in sent]
+    assert all(e[0].event == 9 for e in events)  # type: ignore[index]
+    after = session.b.rtp(voice[3], B, now + 0.02)
+    assert after is not None and header(after)[1] == 510  # the audio continues after them
