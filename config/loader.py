@@ -32,6 +32,8 @@ from config.model import (
     LogConfig,
     LogLevel,
     MediaConfig,
+    RecordingFormat,
+    RecordingSettings,
     RegistrarConfig,
     SipConfig,
     StorageConfig,
@@ -78,8 +80,12 @@ _SYNCHRONOUS: tuple[SynchronousMode, ...] = ("normal", "full")
 _LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error")
 
 _TOP_KEYS = (
-    "sip", "registrar", "calls", "media", "auth", "data_dir", "storage", "log", "users",
+    "sip", "registrar", "calls", "media", "recording", "auth", "data_dir", "storage", "log",
+    "users",
 )
+_RECORDING_KEYS = ("all_calls", "users", "queues", "never_users", "format", "directory",
+                   "retention_days")
+_RECORDING_FORMATS: tuple[RecordingFormat, ...] = ("stereo", "mono")
 _SIP_KEYS = (
     "listen",
     "domain",
@@ -420,6 +426,7 @@ class _Validator:
         registrar_node = top.get("registrar")
         calls_node = top.get("calls")
         media_node = top.get("media")
+        recording_node = top.get("recording")
         auth_node = top.get("auth")
         data_dir_node = top.get("data_dir")
         storage_node = top.get("storage")
@@ -432,6 +439,9 @@ class _Validator:
             ),
             calls=defaults.calls if calls_node is None else self.calls(calls_node),
             media=defaults.media if media_node is None else self.media(media_node),
+            recording=(
+                defaults.recording if recording_node is None else self.recording(recording_node)
+            ),
             auth=defaults.auth if auth_node is None else self.auth(auth_node, sip.domain),
             data_dir=defaults.data_dir if data_dir_node is None else self.data_dir(data_dir_node),
             storage=defaults.storage if storage_node is None else self.storage(storage_node),
@@ -579,6 +589,46 @@ class _Validator:
             port_max=high,
             inactivity_timeout=self.seconds(m, "inactivity_timeout", d.inactivity_timeout),
         )
+
+    def recording(self, node: Node) -> RecordingSettings:
+        m = self.mapping(node, "recording", _RECORDING_KEYS)
+        d = RecordingSettings()
+        all_node = m.get("all_calls")
+        format_node = m.get("format")
+        directory_node = m.get("directory")
+        return RecordingSettings(
+            all_calls=d.all_calls if all_node is None else self.boolean(all_node,
+                                                                         "recording.all_calls"),
+            users=self.extensions(m, "users"),
+            queues=self.names(m, "queues"),
+            never_users=self.extensions(m, "never_users"),
+            format=(d.format if format_node is None
+                    else self.choice(format_node, "recording.format", _RECORDING_FORMATS)),
+            directory=(d.directory if directory_node is None
+                       else self.string(directory_node, "recording.directory")),
+            retention_days=self.seconds(m, "retention_days", d.retention_days),
+        )
+
+    def boolean(self, node: Node, path: str) -> bool:
+        if not isinstance(node, ScalarNode) or node.tag != _BOOL:
+            raise self.error(node, f"{path} must be true or false, got {_describe(node)}")
+        return bool(_SCALARS.construct_yaml_bool(node))
+
+    def extensions(self, m: _Mapping, key: str) -> tuple[str, ...]:
+        node = m.get(key)
+        if node is None or (isinstance(node, ScalarNode) and node.tag == _NULL):
+            return ()
+        path = m.child(key)
+        return tuple(self.extension(item, f"{path}[{index}]")
+                     for index, item in enumerate(self.sequence(node, path)))
+
+    def names(self, m: _Mapping, key: str) -> tuple[str, ...]:
+        node = m.get(key)
+        if node is None or (isinstance(node, ScalarNode) and node.tag == _NULL):
+            return ()
+        path = m.child(key)
+        return tuple(self.string(item, f"{path}[{index}]")
+                     for index, item in enumerate(self.sequence(node, path)))
 
     def auth(self, node: Node, domain: str) -> AuthConfig:
         m = self.mapping(node, "auth", _AUTH_KEYS)

@@ -96,6 +96,23 @@ class MediaConfig:
     inactivity_timeout: float = 60.0
 
 
+RecordingFormat = Literal["stereo", "mono"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingSettings:
+    """Call recording: which calls (all, or those of listed users or queues; exempt
+    users win), as what, kept how long (days; older ones are deleted, file and row)."""
+
+    all_calls: bool = False
+    users: tuple[str, ...] = ()
+    queues: tuple[str, ...] = ()
+    never_users: tuple[str, ...] = ()
+    format: RecordingFormat = "stereo"
+    directory: str = "recordings"  # below data_dir
+    retention_days: float = 90.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrarConfig:
     """REGISTER expiry policy, in seconds (RFC 3261 section 10.3)."""
@@ -151,6 +168,7 @@ class Config:
     registrar: RegistrarConfig = field(default_factory=RegistrarConfig)
     calls: CallsConfig = field(default_factory=CallsConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
     auth: AuthConfig
     data_dir: Path = Path("var")
     storage: StorageConfig = field(default_factory=StorageConfig)

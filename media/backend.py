@@ -177,8 +177,20 @@ class MediaBackend(Protocol):
         the other phone sent by SIP INFO). Raises `media.errors.UnknownSession`."""
         ...
 
+    def start_recording(self, session_id: str, *, caller: str, callee: str,
+                        queue: str | None = None) -> str | None:
+        """Record the session from now on (caller left, callee right, or mixed, as the
+        backend is configured); the recording's id, None if this backend records
+        nothing. The recording ends with `stop_recording` or `delete`."""
+        ...
+
+    def stop_recording(self, session_id: str) -> None:
+        """Finish the session's recording (its file and metadata complete on return)."""
+        ...
+
     def delete(self, session_id: str) -> SessionStats | None:
-        """End a session, free its ports; its final counters. None if unknown."""
+        """End a session (and its recording), free its ports; its final counters. None
+        if unknown."""
         ...
 
     def stats(self, session_id: str) -> SessionStats | None:

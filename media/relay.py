@@ -780,6 +780,22 @@ class RelayCore:
         if not session.held:
             self._lower(now + self.config.inactivity_timeout)
 
+    def listen(self, session_id: str, leg: LegName, tap: PcmTap) -> None:
+        """Hand the decoded audio of the phone on `leg` to `tap(timestamp, pcm, now)`, in
+        order with losses concealed (recording, analysis). The leg leaves the fast path
+        while anyone listens."""
+        target = self.get(session_id).leg(leg)
+        target.taps.append(tap)
+        target.wire_decoder()
+
+    def unlisten(self, session_id: str, leg: LegName, tap: PcmTap) -> None:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return
+        target = session.leg(leg)
+        target.taps[:] = [t for t in target.taps if t is not tap]
+        target.wire_decoder()
+
     def send_digit(self, session_id: str, leg: LegName, digit: str, duration_ms: int,
                    now: float) -> None:
         """Send a digit to the phone on `leg` the way it negotiated (RFC 4733 or tones):

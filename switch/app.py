@@ -15,6 +15,8 @@ import time
 from config import Config
 from media.aio.relay import RelayBackend
 from media.ports import PortAllocator
+from media.recording.index import RecordingIndex
+from media.recording.policy import RecordingConfig, RecordingPolicy
 from media.relay import RelayConfig
 from switch.aio.runtime import Runtime
 from switch.auth import BruteForceGuard, DigestAuthenticator
@@ -128,10 +130,19 @@ class Switch:
         advertise = media_config.host or self.config.sip.public_address
         if advertise is None:
             advertise = self.advertised if _wildcard(bind) else bind
+        settings = self.config.recording
+        recording = RecordingConfig(
+            all_calls=settings.all_calls, users=frozenset(settings.users),
+            queues=frozenset(settings.queues), never_users=frozenset(settings.never_users),
+            format=settings.format, directory=settings.directory,
+            retention_days=settings.retention_days,
+        )
+        data_dir = self.config.data_dir
         self.media = RelayBackend(
             bind, advertise=advertise,
             ports=PortAllocator(media_config.port_min, media_config.port_max),
             config=RelayConfig(inactivity_timeout=media_config.inactivity_timeout),
+            recording=(recording, data_dir, RecordingIndex(data_dir / "switch.db")),
         )
         calls = CallManager(
             transactions=self.endpoint.transactions,
@@ -141,7 +152,7 @@ class Switch:
                 domain=self.config.sip.domain,
                 user_agent=self.config.sip.user_agent,
             ),
-            sdp=CallMedia(self.media),
+            sdp=CallMedia(self.media, recording=RecordingPolicy(recording)),
             cdr=self.cdr,
             lookup=self.lookup,
             local_contact=self.local_contact,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from media.backend import LegAddress, LegMedia, LegName, MediaBackend
 from media.errors import MediaError, PortsExhausted
+from media.recording.policy import RecordingPolicy
 from switch.calls import Call, SdpRejected
 from switch.sdp import (
     DEFAULT_CODECS,
@@ -47,10 +48,12 @@ class _CallSdp:
 class CallMedia:
     """Implements `switch.calls.SdpPlanner` on a `MediaBackend`."""
 
-    def __init__(self, backend: MediaBackend, codecs: Sequence[str] = DEFAULT_CODECS) -> None:
+    def __init__(self, backend: MediaBackend, codecs: Sequence[str] = DEFAULT_CODECS, *,
+                 recording: RecordingPolicy | None = None) -> None:
         self.backend = backend
         self.codecs = tuple(codecs)
         self.transcodable = frozenset(backend.transcodable)
+        self.recording = recording
 
     def _state(self, call: Call) -> _CallSdp:
         state = call.media.get("sdp")
@@ -83,7 +86,18 @@ class CallMedia:
         return sent.to_bytes()
 
     def answer_to_caller(self, call: Call, answer: bytes) -> bytes:
-        return self._answer(call, from_caller=True, answer=answer)
+        reply = self._answer(call, from_caller=True, answer=answer)
+        policy = self.recording
+        if policy is not None:
+            decision = policy.decide(caller=call.caller, callee=call.callee)
+            if decision.record:
+                try:
+                    self.backend.start_recording(call.call_id, caller=call.caller,
+                                                 callee=call.callee)
+                except (MediaError, OSError) as exc:  # the call goes on unrecorded
+                    log.error("call %s: recording (%s) failed to start: %s", call.call_id,
+                              decision.reason, exc)
+        return reply
 
     def reoffer(self, call: Call, from_caller: bool, offer: bytes) -> bytes:
         state = self._state(call)

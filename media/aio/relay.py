@@ -20,12 +20,16 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from media.aio.recorder import Recorder
 from media.backend import Address, LegAddress, LegMedia, LegName, MediaEvent, SessionStats
 from media.codecs import registry
 from media.errors import MediaError, PortsExhausted
 from media.ports import PortAllocator
+from media.recording.index import RecordingIndex
+from media.recording.policy import RecordingConfig
 from media.relay import Leg, RelayConfig, RelayCore, RelaySession
 
 log = logging.getLogger("media.relay")
@@ -153,7 +157,9 @@ class RelayBackend:
         ports: PortAllocator | None = None,
         config: RelayConfig | None = None,
         buffer_bytes: int = SOCKET_BUFFER_BYTES,
+        recording: tuple[RecordingConfig, Path, RecordingIndex] | None = None,
     ) -> None:
+        """recording: (config, data directory, index) to record calls; None: never."""
         self.loop = asyncio.get_running_loop()
         self.host = host
         self.advertise = advertise or host
@@ -166,6 +172,7 @@ class RelayBackend:
         self.core.on_event = self._events_soon
         self._delivering = False
         self.transcodable = registry.transcodable()
+        self.recorder = None if recording is None else Recorder(self.core, *recording)
         self.buffer_bytes = buffer_bytes
         self._bound: dict[str, _Bound] = {}
         self._handler: Callable[[MediaEvent], None] | None = None
@@ -229,7 +236,20 @@ class RelayBackend:
         self.core.send_digit(session_id, leg, digit, duration_ms, self.loop.time())
         self._rearm()
 
+    def start_recording(self, session_id: str, *, caller: str, callee: str,
+                        queue: str | None = None) -> str | None:
+        if self.recorder is None:
+            return None
+        self.core.get(session_id)  # UnknownSession
+        return self.recorder.start(session_id, caller=caller, callee=callee, queue=queue).id
+
+    def stop_recording(self, session_id: str) -> None:
+        if self.recorder is not None:
+            self.recorder.stop(session_id)
+
     def delete(self, session_id: str) -> SessionStats | None:
+        if self.recorder is not None:
+            self.recorder.stop(session_id)
         stats = self.core.delete(session_id)
         bound = self._bound.pop(session_id, None)
         if bound is not None:
@@ -247,6 +267,8 @@ class RelayBackend:
     def close(self) -> None:
         for session_id in list(self._bound):
             self.delete(session_id)
+        if self.recorder is not None:
+            self.recorder.close()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = self._timer_at = None

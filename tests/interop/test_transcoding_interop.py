@@ -2,14 +2,19 @@
 
 The legs share no codec, so the switch answers each phone in its own codec and the
 relay transcodes G.729 <-> PCMA. Each phone plays its own tone and records what it
-hears; an FFT of each recording must show the other phone's tone.
+hears; an FFT of each recording must show the other phone's tone. The switch records
+the call too: its stereo WAV must hold the caller's tone on the left channel and the
+callee's on the right, and its index row must say so.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.interop.test_calls_baresip import registered
@@ -31,7 +36,8 @@ TONE_LINPHONE, TONE_BARESIP = 1000.0, 600.0
 @pytest.fixture
 def switch(tmp_path: Path) -> SwitchProcess:
     port = free_port()
-    config = write_config(tmp_path, port, USERS, {"auth": {"algorithms": ["MD5"]}})
+    config = write_config(tmp_path, port, USERS, {"auth": {"algorithms": ["MD5"]},
+                                                  "recording": {"all_calls": True}})
     process = SwitchProcess(config, port, loop="uvloop").start()
     yield process  # type: ignore[misc]
     process.kill()
@@ -72,3 +78,38 @@ def test_g729_phone_and_alaw_phone_hear_each_other(switch: SwitchProcess,
     finally:
         linphone.quit()
         baresip.quit()
+    row = finished_recording(switch)
+    assert (row["caller"], row["callee"], row["format"]) == ("1001", "1002", "stereo")
+    left, right = channels(Path(row["path"]))
+    assert dominant(left) == pytest.approx(TONE_LINPHONE, abs=20)  # caller on the left
+    assert dominant(right) == pytest.approx(TONE_BARESIP, abs=20)  # callee on the right
+    assert float(row["duration_s"]) >= 2.5
+
+
+def finished_recording(switch: SwitchProcess, timeout: float = 15.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        db = sqlite3.connect(switch.config_path.parent / "var" / "switch.db")
+        db.row_factory = sqlite3.Row
+        try:
+            rows = [dict(r) for r in db.execute("SELECT * FROM recordings")]
+        finally:
+            db.close()
+        if rows and rows[0]["status"] != "recording" or time.monotonic() > deadline:
+            assert len(rows) == 1 and rows[0]["status"] == "complete", (rows,
+                                                                        switch.log_text())
+            return rows[0]
+        time.sleep(0.1)
+
+
+def channels(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getframerate(), wav.getsampwidth()) == (2, 8000, 2)
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), np.int16).reshape(-1, 2)
+    return frames[:, 0], frames[:, 1]
+
+
+def dominant(samples: np.ndarray) -> float:
+    loud = samples[np.abs(samples) > 0][1600:]  # skip silence and the first 200 ms
+    spectrum = np.abs(np.fft.rfft(loud.astype(float) * np.hanning(len(loud))))
+    return float(np.argmax(spectrum) * 8000 / len(loud))
