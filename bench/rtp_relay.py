@@ -172,15 +172,17 @@ async def serve_ours(gen_a: int, gen_b: int, calls: int, low: int, high: int) ->
 
 
 def leg_media(spec: str) -> tuple[Any, Any]:
-    """"G729/18,PCMA/8" -> the LegMedia of legs A and B (transcoding); "" -> relay as is."""
+    """"G729/18/101,PCMA/8/101" -> the LegMedia of legs A and B (codec, payload type,
+    telephone-event type), for transcoding; "" -> relay as is."""
     if not spec:
         return None, None
     from media.backend import LegMedia
 
     legs = []
     for part in spec.split(","):
-        name, pt = part.split("/")
-        legs.append(LegMedia(codec=name, payload_type=int(pt), decode={int(pt): name}))
+        name, pt, events = part.split("/")
+        legs.append(LegMedia(codec=name, payload_type=int(pt), decode={int(pt): name},
+                             telephone_event=int(events)))
     return legs[0], legs[1]
 
 

@@ -43,7 +43,7 @@ from media.codecs import registry  # noqa: E402
 
 MAX_LATE = 0.001
 DISTURBED = 0.02
-CODECS = "G729/18,PCMA/8"
+CODECS = "G729/18/101,PCMA/8/101"  # both phones negotiated telephone-events
 
 
 def speech_like(seconds: float, seed: int) -> np.ndarray:

@@ -131,16 +131,18 @@ class RelayConfig:
     max_packet_bytes: int = MAX_PACKET_BYTES  # larger datagrams are dropped (oversize)
 
 
-_TABLES: dict[tuple[tuple[tuple[int, int], ...], bool, int | None], tuple[int, ...]] = {}
+_TABLES: dict[tuple[tuple[tuple[int, int], ...], bool, int | None, bool], tuple[int, ...]] = {}
 WATCHED = -2  # byte-1 table entry: take the slow path (a payload type the relay reads)
+TRANSCODE = -3  # byte-1 table entry: straight to the transcoder
 
 
 def byte1_table(pt_map: tuple[tuple[int, int], ...], passthrough: bool,
-                watched: int | None = None) -> tuple[int, ...]:
+                watched: int | None = None, transcode: bool = False) -> tuple[int, ...]:
     """Output byte 1 for each input byte 1: marker kept, PT mapped; PASS if unchanged
     and the stream needs no other rewriting; -1 for RTCP packet types (RFC 5761);
-    WATCHED for the `watched` payload type (telephone-events, read on the slow path)."""
-    key = (pt_map, passthrough, watched)
+    WATCHED for the `watched` payload type (telephone-events, read on the slow path);
+    TRANSCODE for everything else when the stream is transcoded."""
+    key = (pt_map, passthrough, watched, transcode)
     table = _TABLES.get(key)
     if table is None:
         mapping = dict(pt_map)
@@ -151,6 +153,9 @@ def byte1_table(pt_map: tuple[tuple[int, int], ...], passthrough: bool,
                 continue
             if byte & 0x7F == watched:
                 entries.append(WATCHED)
+                continue
+            if transcode:
+                entries.append(TRANSCODE)
                 continue
             out = (byte & 0x80) | mapping.get(byte & 0x7F, byte & 0x7F)
             entries.append(PASS if passthrough and out == byte else out)
@@ -278,6 +283,9 @@ class Leg:
                 self.packets += 1
                 self.octets += len(data)
                 return out
+            if b1 == TRANSCODE:
+                self.last_seen = now
+                return self._transcode(data, now, data[12:])
         return self._rtp_slow(data, addr, now)
 
     def _rtp_slow(self, data: bytes, addr: Any, now: float) -> bytes | None:
@@ -306,7 +314,8 @@ class Leg:
                 self._drop("dtmf_converted", data)  # the peer gets tones instead
                 return None
         if self.transcoder is not None:
-            return self._transcode(data, now)
+            self.fast_ssrc = ssrc
+            return self._transcode(data, now, rtp_payload(data))
         if self.decoder is not None:  # someone listens: decode, then relay as it is
             self._listen(data, now)
         if self.tones is not None:
@@ -328,16 +337,15 @@ class Leg:
         self.octets += len(data)
         return out
 
-    def _transcode(self, data: bytes, now: float) -> bytes | None:
-        """Slow path on purpose: a transcoded packet costs a decode and an encode, the
-        header checks are noise next to them."""
+    def _transcode(self, data: bytes, now: float, payload: bytes) -> bytes | None:
+        """A packet of a transcoded stream: decoded, re-encoded for the peer."""
         transcoder = self.transcoder
         assert transcoder is not None
         seq, ts = _SEQ_TS.unpack_from(data, 2)
         if self.last_out is None:  # number the output like the input: fewer surprises
             self.out_seq = seq
         b1 = data[1]
-        outputs = transcoder.push(seq, ts, b1 & 0x7F, b1 >= 0x80, rtp_payload(data), now)
+        outputs = transcoder.push(seq, ts, b1 & 0x7F, b1 >= 0x80, payload, now)
         self.packets += 1
         self.octets += len(data)
         if self.schedule is not None and transcoder.get_timer() is not None:
@@ -436,7 +444,7 @@ class Leg:
                 self.seq_off = (self.seq_off + 1) & 0xFFFF
                 if self.passthrough:
                     self.passthrough = False
-                    self.b1map = byte1_table(self.pt_out, False, self.dtmf_pt)
+                    self.refresh_table()
             self.last_out = packet
             packets.append(packet)
         if queue and self.schedule is not None:
@@ -492,6 +500,12 @@ class Leg:
                 self.schedule(deadline, self)
         return packets
 
+    def refresh_table(self) -> None:
+        """Rebuild the byte-1 table after a change of mapping, passthrough, watched
+        telephone-event type or transcoding."""
+        self.b1map = byte1_table(self.pt_out, self.passthrough, self.dtmf_pt,
+                                 self.transcoder is not None)
+
     def wire_decoder(self) -> None:
         """After a codec or listener change: decode this leg's audio if the transcoder
         or a listener needs it, and point the listeners at the decoder that does."""
@@ -514,7 +528,7 @@ class Leg:
             return
         self.dtmf_pt = pt
         self.dtmf_rx = None if pt is None else TelephoneEventReceiver(clock_rate=8000)
-        self.b1map = byte1_table(self.pt_out, self.passthrough, pt)
+        self.refresh_table()
 
     def _drop(self, reason: str, data: bytes) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
@@ -587,7 +601,7 @@ class Leg:
         passthrough = ssrc == self.out_ssrc_bytes and self.seq_off == 0 and self.ts_off == 0
         if passthrough != self.passthrough:
             self.passthrough = passthrough
-            self.b1map = byte1_table(self.pt_out, passthrough, self.dtmf_pt)
+            self.refresh_table()
 
     # -- RTCP -----------------------------------------------------------------------------
     def rtcp(self, data: bytes, addr: Any, now: float) -> None:
@@ -627,7 +641,7 @@ class Leg:
         peer = self.peer
         if peer.pt_out != pt_map:
             peer.pt_out = pt_map
-            peer.b1map = byte1_table(pt_map, peer.passthrough, peer.dtmf_pt)
+            peer.refresh_table()
         if self.latched is None:
             peer.forward_to = remote
             if remote is None:
@@ -933,6 +947,7 @@ def _plan_transcoding(session: RelaySession) -> None:
         for leg in (a, b):
             if leg.transcoder is not None:
                 leg.transcoder = None
+                leg.refresh_table()
                 leg._resync()
         return
     for source, target in ((a, b), (b, a)):
@@ -943,4 +958,5 @@ def _plan_transcoding(session: RelaySession) -> None:
             decode=decode, encode=target_media.codec, out_pt=target_media.payload_type,
             dtmf_in=source_media.telephone_event, dtmf_out=target_media.telephone_event,
         )
+        source.refresh_table()
         source._resync()

@@ -94,7 +94,7 @@ class G729Encoder:
         count = len(pcm)
         if count % FRAME_SAMPLES:
             raise CodecError(f"G.729 encodes whole 10 ms frames: got {count} samples")
-        data = np.ascontiguousarray(pcm, np.int16).tobytes()
+        data = pcm.tobytes() if pcm.dtype == np.int16 else pcm.astype(np.int16).tobytes()
         encode, ctx, out, length = self._lib.bcg729Encoder, self._ctx, self._out, self._length
         pointer = ctypes.byref(length)
         chunks = []
