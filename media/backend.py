@@ -177,6 +177,12 @@ class MediaBackend(Protocol):
         the other phone sent by SIP INFO). Raises `media.errors.UnknownSession`."""
         ...
 
+    def hold_music(self, session_id: str, leg: LegName, on: bool) -> None:
+        """Play (on) or stop (off) music on hold to the phone on `leg`, in place of what
+        the other phone sends, e.g. while that one holds the call. Idempotent; a no-op
+        when the leg's codec is not known."""
+        ...
+
     def start_recording(self, session_id: str, *, caller: str, callee: str,
                         queue: str | None = None) -> str | None:
         """Record the session from now on (caller left, callee right, or mixed, as the

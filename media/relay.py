@@ -82,6 +82,7 @@ import heapq
 import ipaddress
 import itertools
 import math
+import os
 import struct
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -105,6 +106,7 @@ from media.dtmf.inband import DtmfDetectorBank
 from media.dtmf.rfc4733 import EventPacket, TelephoneEventReceiver, schedule_digit
 from media.dtmf.tones import ToneSender
 from media.errors import MediaError, UnknownSession
+from media.playback.player import PlaybackSource, Player
 from media.rtp import MAX_PACKET_BYTES, is_rtcp, parse_rtcp, rtp_payload, rtp_problem
 from media.transcode import OutPacket, PcmTap, StreamDecoder, Transcoder
 
@@ -190,6 +192,8 @@ class Leg:
         "decoder", "taps", "inband_slot",
         # digits the switch sends towards the peer's phone (DTMF conversion)
         "tones", "tone_encoder", "events_out", "event_ts",
+        # audio the switch plays to the peer's phone instead of this phone's (hold music)
+        "player", "player_encoder", "player_pt", "player_seq0", "player_ts0",
     )
 
     def __init__(
@@ -211,6 +215,11 @@ class Leg:
         self.tone_encoder: Encoder | None = None
         self.events_out: deque[EventPacket] = deque()  # RFC 4733 packets still to send
         self.event_ts = 0  # timestamp of the event being sent
+        self.player: Player | None = None
+        self.player_encoder: Encoder | None = None
+        self.player_pt = 0
+        self.player_seq0 = 0  # sequence number and timestamp of the player's frame 0
+        self.player_ts0 = 0
         self.b1map = byte1_table(self.pt_out, self.passthrough, self.dtmf_pt)
         self.seq_off = 0
         self.ts_off = 0
@@ -313,6 +322,9 @@ class Leg:
             if peer_media is not None and peer_media.telephone_event is None:
                 self._drop("dtmf_converted", data)  # the peer gets tones instead
                 return None
+        if self.player is not None:  # the peer hears what the switch plays instead
+            self._drop("replaced", data)
+            return None
         if self.transcoder is not None:
             self.fast_ssrc = ssrc
             return self._transcode(data, now, rtp_payload(data))
@@ -415,6 +427,62 @@ class Leg:
         # The fixed header only (no CSRCs, extension or padding): the payload is ours.
         return b"\x80" + data[1:12] + encoder.encode(frame)
 
+    # -- audio the switch plays to the peer's phone -------------------------------------
+    def play(self, source: PlaybackSource, now: float) -> bool:
+        """Play `source` to the peer's phone, in its codec, numbered on from what it got
+        last; what this phone sends is not relayed meanwhile. False if the peer's codec
+        is unknown (nothing to encode with)."""
+        peer_media = self.peer.media
+        if peer_media is None:
+            return False
+        self.player = Player(source, now)
+        self.player_encoder = registry.encoder(peer_media.codec)
+        self.player_pt = peer_media.payload_type
+        last = self.last_out
+        if last is not None:
+            last_seq, last_ts = _SEQ_TS.unpack_from(last, 2)
+            elapsed = max(0.0, now - self.last_seen)
+            self.player_seq0 = (last_seq + 1) & 0xFFFF
+            self.player_ts0 = (last_ts + 160 + round(elapsed * self.peer.clock_rate)) & 0xFFFFFFFF
+        else:  # the peer has had nothing yet: this starts the direction's stream
+            ssrc = int.from_bytes(os.urandom(4), "big")
+            self.out_ssrc, self.out_ssrc_bytes = ssrc, ssrc.to_bytes(4, "big")
+            self.player_seq0 = int.from_bytes(os.urandom(2), "big")
+            self.player_ts0 = int.from_bytes(os.urandom(4), "big")
+        self._resync()
+        if self.schedule is not None:
+            self.schedule(now, self)
+        return True
+
+    def stop_playing(self) -> None:
+        if self.player is not None:
+            self.player = self.player_encoder = None
+            # The phone's own stream goes on after the player's packets: forgetting its
+            # SSRC makes the next packet compute fresh offsets from the last one sent.
+            self.stream_ssrc = None
+            self._resync()
+
+    def _played_packets(self, now: float) -> list[bytes]:
+        player, encoder = self.player, self.player_encoder
+        assert player is not None and encoder is not None
+        packets = []
+        for frame in player.handle_timer(now):
+            seq = (self.player_seq0 + frame.index) & 0xFFFF
+            ts = (self.player_ts0 + 160 * frame.index) & 0xFFFFFFFF
+            marker = 0x80 if frame.index == 0 else 0
+            packet = _HEADER.pack(0x80, self.player_pt | marker, seq, ts, self.out_ssrc)
+            packets.append(packet + encoder.encode(frame.pcm))
+        if packets:
+            self.last_out = packets[-1]
+            self.last_seen = now
+            self.out_seq = (_SEQ_TS.unpack_from(packets[-1], 2)[0] + 1) & 0xFFFF
+        deadline = player.get_timer()
+        if deadline is None:
+            self.stop_playing()
+        elif self.schedule is not None:
+            self.schedule(deadline, self)
+        return packets
+
     def _event_packets(self, now: float) -> list[bytes]:
         """The RFC 4733 packets due now, numbered into the stream towards the peer."""
         queue = self.events_out
@@ -478,6 +546,8 @@ class Leg:
         the loss and go on: the packets to send now), a telephone-event whose end never
         came."""
         packets: list[bytes] = self._event_packets(now) if self.events_out else []
+        if self.player is not None and (self.player.get_timer() or 0.0) <= now:
+            packets += self._played_packets(now)
         transcoder = self.transcoder
         if transcoder is not None:
             first = self._emit(transcoder.handle_timer(now))
@@ -810,6 +880,16 @@ class RelayCore:
         target.taps[:] = [t for t in target.taps if t is not tap]
         target.wire_decoder()
 
+    def play(self, session_id: str, leg: LegName, source: PlaybackSource, now: float) -> bool:
+        """Play `source` to the phone on `leg` (hold music), replacing the other phone's
+        audio until `stop_playing`; False if that leg's codec is not known."""
+        return self.get(session_id).leg(leg).peer.play(source, now)
+
+    def stop_playing(self, session_id: str, leg: LegName) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            session.leg(leg).peer.stop_playing()
+
     def send_digit(self, session_id: str, leg: LegName, digit: str, duration_ms: int,
                    now: float) -> None:
         """Send a digit to the phone on `leg` the way it negotiated (RFC 4733 or tones):
@@ -823,7 +903,7 @@ class RelayCore:
         if session is None:
             return None
         for leg in (session.a, session.b):
-            leg.transcoder = leg.decoder = None  # no more timer work
+            leg.transcoder = leg.decoder = leg.player = None  # no more timer work
             if leg.inband_slot is not None:
                 self._inband_legs.pop(leg.inband_slot, None)
                 self.inband.close(leg.inband_slot)

@@ -143,6 +143,7 @@ class Switch:
             ports=PortAllocator(media_config.port_min, media_config.port_max),
             config=RelayConfig(inactivity_timeout=media_config.inactivity_timeout),
             recording=(recording, data_dir, RecordingIndex(data_dir / "switch.db")),
+            prompts_dir=data_dir / "prompts",
         )
         calls = CallManager(
             transactions=self.endpoint.transactions,

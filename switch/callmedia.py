@@ -135,9 +135,13 @@ class CallMedia:
         pt = payload_map(a_local, a_remote, b_local, b_remote)
         # Each leg's codec is the first voice codec of the answer on that leg.
         a_answer, b_answer = (reply, answered) if from_caller else (answered, reply)
+        # The offerer holds (sendonly, inactive, c=0.0.0.0): the other party hears music.
+        offer_audio = state.offer.audio()
+        holds = offer_audio is not None and state.offer.is_held(offer_audio)
         try:
             self._declare(call.call_id, "a", a_remote, pt.b_to_a, self._media(a_answer))
             self._declare(call.call_id, "b", b_remote, pt.a_to_b, self._media(b_answer))
+            self.backend.hold_music(call.call_id, "b" if from_caller else "a", holds)
         except MediaError as exc:
             raise SdpRejected(f"media: {exc}", 500) from None
         return reply.to_bytes()

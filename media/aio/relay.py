@@ -27,6 +27,9 @@ from media.aio.recorder import Recorder
 from media.backend import Address, LegAddress, LegMedia, LegName, MediaEvent, SessionStats
 from media.codecs import registry
 from media.errors import MediaError, PortsExhausted
+from media.playback.library import PromptLibrary
+from media.playback.moh import MusicOnHold
+from media.playback.player import PlaybackSource
 from media.ports import PortAllocator
 from media.recording.index import RecordingIndex
 from media.recording.policy import RecordingConfig
@@ -158,8 +161,10 @@ class RelayBackend:
         config: RelayConfig | None = None,
         buffer_bytes: int = SOCKET_BUFFER_BYTES,
         recording: tuple[RecordingConfig, Path, RecordingIndex] | None = None,
+        prompts_dir: Path | None = None,
     ) -> None:
-        """recording: (config, data directory, index) to record calls; None: never."""
+        """recording: (config, data directory, index) to record calls; None: never.
+        prompts_dir: cache of generated audio (the default hold music); None: no music."""
         self.loop = asyncio.get_running_loop()
         self.host = host
         self.advertise = advertise or host
@@ -173,6 +178,9 @@ class RelayBackend:
         self._delivering = False
         self.transcodable = registry.transcodable()
         self.recorder = None if recording is None else Recorder(self.core, *recording)
+        self.prompts_dir = prompts_dir
+        self._music: PlaybackSource | None = None
+        self._music_on: set[tuple[str, LegName]] = set()
         self.buffer_bytes = buffer_bytes
         self._bound: dict[str, _Bound] = {}
         self._handler: Callable[[MediaEvent], None] | None = None
@@ -236,6 +244,31 @@ class RelayBackend:
         self.core.send_digit(session_id, leg, digit, duration_ms, self.loop.time())
         self._rearm()
 
+    def hold_music(self, session_id: str, leg: LegName, on: bool) -> None:
+        key = (session_id, leg)
+        if on == (key in self._music_on):
+            return
+        if not on:
+            self._music_on.discard(key)
+            self.core.stop_playing(session_id, leg)
+            log.info("call %s: music on hold to leg %s stopped", session_id, leg)
+            return
+        music = self._hold_music()
+        if music is not None and self.core.play(session_id, leg, music, self.loop.time()):
+            self._music_on.add(key)
+            log.info("call %s: music on hold to leg %s", session_id, leg)
+            self._rearm()
+
+    def _hold_music(self) -> PlaybackSource | None:
+        """The hold music, made once (a generated chord loop; no copyrighted tune)."""
+        if self._music is None and self.prompts_dir is not None:
+            try:
+                self._music = MusicOnHold(PromptLibrary(), cache_dir=self.prompts_dir).source
+            except (OSError, MediaError):
+                log.exception("no music on hold")
+                self.prompts_dir = None
+        return self._music
+
     def start_recording(self, session_id: str, *, caller: str, callee: str,
                         queue: str | None = None) -> str | None:
         if self.recorder is None:
@@ -250,6 +283,8 @@ class RelayBackend:
     def delete(self, session_id: str) -> SessionStats | None:
         if self.recorder is not None:
             self.recorder.stop(session_id)
+        self._music_on.discard((session_id, "a"))
+        self._music_on.discard((session_id, "b"))
         stats = self.core.delete(session_id)
         bound = self._bound.pop(session_id, None)
         if bound is not None:

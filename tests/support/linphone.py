@@ -31,8 +31,9 @@ KNOWN_CODECS = [
 
 class Linphone:
     def __init__(self, workdir: Path, extension: str, password: str, server_port: int, *,
-                 codecs: tuple[str, ...] = ("G729",)) -> None:
+                 codecs: tuple[str, ...] = ("G729",), auto_answer: bool = False) -> None:
         self.workdir = workdir
+        self.auto_answer = auto_answer
         self.sip_port = free_port()
         self.rtp_port = free_port()
         home = workdir / "home"
@@ -61,7 +62,7 @@ class Linphone:
         self.out = open(self.workdir / "linphonec.out", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             ["linphonec", "-c", str(self.config), "-d", "6", "-l",
-             str(self.workdir / "linphone.log")],
+             str(self.workdir / "linphone.log"), *(["-a"] if self.auto_answer else [])],
             stdin=subprocess.PIPE, stdout=self.out, stderr=subprocess.STDOUT, env=self.env,
         )
         self.send("soundcard use files")

@@ -234,3 +234,32 @@ def test_a_sip_info_digit_goes_out_as_telephone_events_in_the_stream() -> None:
     assert all(e[0].event == 9 for e in events)  # type: ignore[index]
     after = session.b.rtp(voice[3], B, now + 0.02)
     assert after is not None and header(after)[1] == 510  # the audio continues after them
+
+
+def test_hold_music_replaces_the_holders_audio_and_the_stream_continues_after() -> None:
+    from media.playback.player import PlaybackSource
+
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    core.update("c", "a", 0.0, remote=A, media=PCMA_B)
+    core.update("c", "b", 0.0, remote=B, media=PCMA_B)
+    voice = packets("PCMA", tone(600, 2.0), 8, first_seq=100)
+    for index in range(5):  # A talks to B
+        assert session.a.rtp(voice[index], A, 0.02 * index) == voice[index]
+    music = PlaybackSource([tone(440, 0.5, 4000)], loop=True)
+    assert core.play("c", "b", music, 0.1)  # A holds: B hears music
+    sent: list[bytes] = []
+    for step in range(10):
+        now = 0.1 + 0.02 * step
+        assert session.a.rtp(voice[5 + step], A, now) is None  # A's audio is replaced
+        if (core.get_timer() or 1e9) <= now:
+            core.handle_timer(now)
+        sent += [p for leg, p in core.drain_sends() if leg is session.a]
+    assert len(sent) == 10
+    assert [header(p)[1] for p in sent] == list(range(105, 115))  # numbered on
+    assert all(header(p)[0] == 8 and header(p)[3] == 0x1234 for p in sent)
+    assert dominant_hz(decode_stream("PCMA", sent)) == pytest.approx(440, abs=25)
+    core.stop_playing("c", "b")
+    resumed = session.a.rtp(voice[20], A, 0.32)
+    assert resumed is not None and header(resumed)[1] == 115  # after the music
+    assert header(resumed)[2] > header(sent[-1])[2]  # and later in time
