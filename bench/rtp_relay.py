@@ -443,14 +443,21 @@ print(n / {seconds})
     return float(out.stdout)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def ladder_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of a benchmark that steps the number of calls up (this one and
+    bench/transcode.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small run, under a minute")
     parser.add_argument("--json", type=Path, help="write the result as flat JSON here")
     parser.add_argument("--seconds", type=float, help="traffic per step")
     parser.add_argument("--start", type=int, help="first number of calls")
     parser.add_argument("--step", type=int, help="calls added per step")
     parser.add_argument("--ports", default="10000-20000", help="relay port range")
+    return parser
+
+
+def main() -> int:
+    parser = ladder_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--serve", choices=("ours", "minimal"), help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, help=argparse.SUPPRESS)

@@ -23,7 +23,6 @@ could reach if I/O cost nothing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -37,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rtp_relay import compile_generator, run_step  # noqa: E402
+from rtp_relay import compile_generator, ladder_arguments, run_step  # noqa: E402
 
 from media.codecs import registry  # noqa: E402
 
@@ -109,14 +108,7 @@ def show(step: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small run, under a minute")
-    parser.add_argument("--json", type=Path, help="write the result as flat JSON here")
-    parser.add_argument("--seconds", type=float, help="traffic per step")
-    parser.add_argument("--start", type=int, help="first number of calls")
-    parser.add_argument("--step", type=int, help="calls added per step")
-    parser.add_argument("--ports", default="10000-20000", help="relay port range")
-    args = parser.parse_args()
+    args = ladder_arguments(__doc__.split("\n\n")[0]).parse_args()
     if not registry.transcodable() >= {"G729", "PCMA"}:
         raise SystemExit("G.729 needs libbcg729 (apt-get install libbcg729-0)")
 
