@@ -35,9 +35,12 @@ leg as its latest SDP describes it; omitted arguments take their defaults, they 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from switch.control import Prompt
 
 LegName = Literal["a", "b"]
 Address = tuple[str, int]
@@ -95,7 +98,18 @@ class DigitReceived:
     source: Literal["rfc4733", "inband"]
 
 
-MediaEvent = MediaTimeout | DigitReceived
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaybackFinished:
+    """A `play` to the phone on `leg` ended: played to the end, or cut short (barge-in
+    by a digit from that phone, `stop_playback`, another `play`)."""
+
+    session_id: str
+    leg: LegName
+    play_id: str
+    interrupted: bool
+
+
+MediaEvent = MediaTimeout | DigitReceived | PlaybackFinished
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +189,18 @@ class MediaBackend(Protocol):
         """Play a DTMF digit to the phone on `leg` the way it negotiated: RFC 4733
         telephone-events if it has a type for them, else tones in its audio (e.g. a digit
         the other phone sent by SIP INFO). Raises `media.errors.UnknownSession`."""
+        ...
+
+    def play(self, session_id: str, leg: LegName, play_id: str, prompts: Sequence[Prompt], *,
+             loop: bool = False, barge_in: bool = True) -> None:
+        """Play prompts (files, TTS, silences) to the phone on `leg`, paced 20 ms from
+        now, in place of what the other phone sends; a digit from that phone stops it
+        when `barge_in`. Ends with a `PlaybackFinished` event. Raises
+        `media.playback.errors.PromptError` for a prompt that cannot be loaded."""
+        ...
+
+    def stop_playback(self, session_id: str, leg: LegName) -> None:
+        """Stop what `play` plays to that leg (a `PlaybackFinished(interrupted)` follows)."""
         ...
 
     def hold_music(self, session_id: str, leg: LegName, on: bool) -> None:

@@ -97,6 +97,7 @@ from media.backend import (
     LegStats,
     MediaEvent,
     MediaTimeout,
+    PlaybackFinished,
     SessionStats,
 )
 from media.codecs import registry
@@ -194,6 +195,7 @@ class Leg:
         "tones", "tone_encoder", "events_out", "event_ts",
         # audio the switch plays to the peer's phone instead of this phone's (hold music)
         "player", "player_encoder", "player_pt", "player_seq0", "player_ts0",
+        "play_id", "barge_in", "played_until",
     )
 
     def __init__(
@@ -220,6 +222,9 @@ class Leg:
         self.player_pt = 0
         self.player_seq0 = 0  # sequence number and timestamp of the player's frame 0
         self.player_ts0 = 0
+        self.play_id: str | None = None  # a prompt (reported when it ends); None: music
+        self.barge_in = False  # a digit from the peer's phone stops the prompt
+        self.played_until = -math.inf  # when the player last sent a packet
         self.b1map = byte1_table(self.pt_out, self.passthrough, self.dtmf_pt)
         self.seq_off = 0
         self.ts_off = 0
@@ -428,20 +433,26 @@ class Leg:
         return b"\x80" + data[1:12] + encoder.encode(frame)
 
     # -- audio the switch plays to the peer's phone -------------------------------------
-    def play(self, source: PlaybackSource, now: float) -> bool:
+    def play(self, source: PlaybackSource, now: float, *, play_id: str | None = None,
+             barge_in: bool = False) -> bool:
         """Play `source` to the peer's phone, in its codec, numbered on from what it got
-        last; what this phone sends is not relayed meanwhile. False if the peer's codec
-        is unknown (nothing to encode with)."""
+        last; what this phone sends is not relayed meanwhile. `play_id`: report the end
+        (PlaybackFinished); `barge_in`: a digit from the peer's phone stops it. False if
+        the peer's codec is unknown (nothing to encode with)."""
         peer_media = self.peer.media
         if peer_media is None:
             return False
+        if self.player is not None:
+            self.stop_playing(interrupted=True)
         self.player = Player(source, now)
+        self.play_id = play_id
+        self.barge_in = barge_in
         self.player_encoder = registry.encoder(peer_media.codec)
         self.player_pt = peer_media.payload_type
         last = self.last_out
         if last is not None:
             last_seq, last_ts = _SEQ_TS.unpack_from(last, 2)
-            elapsed = max(0.0, now - self.last_seen)
+            elapsed = max(0.0, now - max(self.last_seen, self.played_until))
             self.player_seq0 = (last_seq + 1) & 0xFFFF
             self.player_ts0 = (last_ts + 160 + round(elapsed * self.peer.clock_rate)) & 0xFFFFFFFF
         else:  # the peer has had nothing yet: this starts the direction's stream
@@ -454,13 +465,18 @@ class Leg:
             self.schedule(now, self)
         return True
 
-    def stop_playing(self) -> None:
-        if self.player is not None:
-            self.player = self.player_encoder = None
-            # The phone's own stream goes on after the player's packets: forgetting its
-            # SSRC makes the next packet compute fresh offsets from the last one sent.
-            self.stream_ssrc = None
-            self._resync()
+    def stop_playing(self, *, interrupted: bool = True) -> None:
+        if self.player is None:
+            return
+        self.player = self.player_encoder = None
+        # The phone's own stream goes on after the player's packets: forgetting its
+        # SSRC makes the next packet compute fresh offsets from the last one sent.
+        self.stream_ssrc = None
+        self._resync()
+        play_id, self.play_id = self.play_id, None
+        if play_id is not None and self.report is not None:
+            self.report(PlaybackFinished(session_id=self.session_id, leg=self.peer.name,
+                                         play_id=play_id, interrupted=interrupted))
 
     def _played_packets(self, now: float) -> list[bytes]:
         player, encoder = self.player, self.player_encoder
@@ -474,11 +490,11 @@ class Leg:
             packets.append(packet + encoder.encode(frame.pcm))
         if packets:
             self.last_out = packets[-1]
-            self.last_seen = now
+            self.played_until = now
             self.out_seq = (_SEQ_TS.unpack_from(packets[-1], 2)[0] + 1) & 0xFFFF
         deadline = player.get_timer()
         if deadline is None:
-            self.stop_playing()
+            self.stop_playing(interrupted=player.state == "interrupted")
         elif self.schedule is not None:
             self.schedule(deadline, self)
         return packets
@@ -533,6 +549,7 @@ class Leg:
         if report is None:
             return
         for event in events:
+            self.barge(event)
             if isinstance(event, DigitEnded):
                 report(DigitReceived(session_id=self.session_id, leg=self.name,
                                      digit=event.digit, at=event.at,
@@ -540,6 +557,12 @@ class Leg:
                 peer_media = self.peer.media
                 if peer_media is not None and peer_media.telephone_event is None:
                     self.inject_digit(event.digit, event.duration_ms, event.at)
+
+    def barge(self, event: DigitStarted | DigitEnded) -> None:
+        """A digit from this leg's phone stops a prompt played to it (if allowed)."""
+        peer = self.peer
+        if peer.player is not None and peer.barge_in:
+            peer.stop_playing(interrupted=True)
 
     def on_timer(self, now: float) -> list[bytes]:
         """A deadline this leg asked for passed: a reordering gap to give up on (conceal
@@ -660,7 +683,8 @@ class Leg:
                 ahead <= MAX_DROPOUT or ahead >= 0x10000 - MAX_MISORDER
             )
             if not continues:
-                gap = max(1, round((now - self.last_seen) * self.peer.clock_rate))
+                since = max(self.last_seen, self.played_until)
+                gap = max(1, round((now - since) * self.peer.clock_rate))
                 self.seq_off = (last_seq + 1 - seq) & 0xFFFF
                 self.ts_off = (last_ts + gap - ts) & 0xFFFFFFFF
                 self.streams += 1
@@ -880,15 +904,18 @@ class RelayCore:
         target.taps[:] = [t for t in target.taps if t is not tap]
         target.wire_decoder()
 
-    def play(self, session_id: str, leg: LegName, source: PlaybackSource, now: float) -> bool:
-        """Play `source` to the phone on `leg` (hold music), replacing the other phone's
-        audio until `stop_playing`; False if that leg's codec is not known."""
-        return self.get(session_id).leg(leg).peer.play(source, now)
+    def play(self, session_id: str, leg: LegName, source: PlaybackSource, now: float, *,
+             play_id: str | None = None, barge_in: bool = False) -> bool:
+        """Play `source` to the phone on `leg` (prompts, hold music), replacing the other
+        phone's audio until it ends or `stop_playing`; False if that leg's codec is not
+        known. With `play_id` its end is reported (`PlaybackFinished`)."""
+        peer = self.get(session_id).leg(leg).peer
+        return peer.play(source, now, play_id=play_id, barge_in=barge_in)
 
     def stop_playing(self, session_id: str, leg: LegName) -> None:
         session = self.sessions.get(session_id)
         if session is not None:
-            session.leg(leg).peer.stop_playing()
+            session.leg(leg).peer.stop_playing(interrupted=True)
 
     def send_digit(self, session_id: str, leg: LegName, digit: str, duration_ms: int,
                    now: float) -> None:
@@ -944,6 +971,8 @@ class RelayCore:
         """The batched 20 ms media tick: analyse every listened leg's audio at once."""
         for slot, event in self.inband.run():
             leg = self._inband_legs.get(slot)
+            if leg is not None:
+                leg.barge(event)
             if leg is not None and isinstance(event, DigitEnded) and leg.report is not None:
                 leg.report(DigitReceived(session_id=leg.session_id, leg=leg.name,
                                          digit=event.digit, at=event.at,

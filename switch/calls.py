@@ -31,7 +31,7 @@ from typing import Literal, Protocol
 
 from media.dtmf.errors import DtmfInfoError
 from media.dtmf.sipinfo import parse_info
-from switch.control import CallEvent, DtmfReceived
+from switch.control import CallEvent, DtmfReceived, PromptFinished
 from switch.registrar import Binding
 from switch.sip.dialog import Dialog, new_call_id, new_tag
 from switch.sip.flow import Flow, Outgoing
@@ -484,6 +484,12 @@ class CallManager:
         self.control_events.append(DtmfReceived(
             call_id=call_id, digit=digit, at=at, duration_ms=duration_ms,
             source=source, party=party))  # type: ignore[arg-type]
+
+    def on_prompt_finished(self, call_id: str, play_id: str, interrupted: bool) -> None:
+        """A prompt played to a party ended (to its end, or cut short)."""
+        if call_id in self.calls:
+            self.control_events.append(PromptFinished(call_id=call_id, prompt_id=play_id,
+                                                      interrupted=interrupted))
 
     def drain_control(self) -> list[CallEvent]:
         events, self.control_events = self.control_events, []

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,12 @@ from media.errors import MediaError, PortsExhausted
 from media.playback.library import PromptLibrary
 from media.playback.moh import MusicOnHold
 from media.playback.player import PlaybackSource
+from media.playback.tts import EspeakTts
 from media.ports import PortAllocator
 from media.recording.index import RecordingIndex
 from media.recording.policy import RecordingConfig
 from media.relay import Leg, RelayConfig, RelayCore, RelaySession
+from switch.control import Prompt
 
 log = logging.getLogger("media.relay")
 
@@ -180,6 +182,7 @@ class RelayBackend:
         self.recorder = None if recording is None else Recorder(self.core, *recording)
         self.prompts_dir = prompts_dir
         self._music: PlaybackSource | None = None
+        self._library: PromptLibrary | None = None
         self._music_on: set[tuple[str, LegName]] = set()
         self.buffer_bytes = buffer_bytes
         self._bound: dict[str, _Bound] = {}
@@ -244,6 +247,28 @@ class RelayBackend:
         self.core.send_digit(session_id, leg, digit, duration_ms, self.loop.time())
         self._rearm()
 
+    def play(self, session_id: str, leg: LegName, play_id: str, prompts: Sequence[Prompt], *,
+             loop: bool = False, barge_in: bool = True) -> None:
+        self.core.get(session_id)  # UnknownSession before any work
+        # Loading may render TTS or decode a file the first time (then it is cached):
+        # synchronous, like the rest of the seam; prompts are small and few.
+        source = PlaybackSource(self._prompts().get_all(prompts), loop=loop)
+        self._music_on.discard((session_id, leg))  # a prompt replaces the hold music
+        if not self.core.play(session_id, leg, source, self.loop.time(), play_id=play_id,
+                              barge_in=barge_in):
+            raise MediaError(f"leg {leg} of {session_id} has no known codec to play in")
+        self._rearm()
+
+    def stop_playback(self, session_id: str, leg: LegName) -> None:
+        self.core.stop_playing(session_id, leg)
+        self._rearm()
+
+    def _prompts(self) -> PromptLibrary:
+        if self._library is None:
+            tts = None if self.prompts_dir is None else EspeakTts(self.prompts_dir / "tts")
+            self._library = PromptLibrary(tts, base_dir=self.prompts_dir)
+        return self._library
+
     def hold_music(self, session_id: str, leg: LegName, on: bool) -> None:
         key = (session_id, leg)
         if on == (key in self._music_on):
@@ -263,7 +288,7 @@ class RelayBackend:
         """The hold music, made once (a generated chord loop; no copyrighted tune)."""
         if self._music is None and self.prompts_dir is not None:
             try:
-                self._music = MusicOnHold(PromptLibrary(), cache_dir=self.prompts_dir).source
+                self._music = MusicOnHold(self._prompts(), cache_dir=self.prompts_dir).source
             except (OSError, MediaError):
                 log.exception("no music on hold")
                 self.prompts_dir = None

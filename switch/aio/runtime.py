@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from media.aio.relay import size_buffers
-from media.backend import DigitReceived, MediaEvent, MediaTimeout
+from media.backend import DigitReceived, MediaEvent, MediaTimeout, PlaybackFinished
 from switch.aio.transport import TcpServer, UdpTransport
 from switch.cdr import CdrStore
 from switch.control import CallEvent
@@ -180,6 +180,8 @@ class Runtime:
             elif isinstance(event, DigitReceived):
                 calls.on_digit(event.session_id, event.leg, event.digit, event.at,
                                event.duration_ms, event.source)
+            elif isinstance(event, PlaybackFinished):
+                calls.on_prompt_finished(event.session_id, event.play_id, event.interrupted)
         except Exception:
             log.exception("internal error handling %s", event)
         self._after_core()

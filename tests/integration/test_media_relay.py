@@ -11,6 +11,7 @@ import contextlib
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -269,5 +270,67 @@ def test_delete_right_after_allocate_closes_every_socket(loop_kind: str) -> None
                 assert ports.in_use == 0
             finally:
                 backend.close()
+
+    run(loop_kind, main)
+
+
+def test_a_prompt_is_paced_to_the_phone_and_a_digit_barges_in(loop_kind: str,
+                                                              tmp_path: Path) -> None:
+    """play(): a tone prompt reaches phone A as A-law frames 20 ms apart (paced from the
+    start, not drifting); A presses a key (RFC 4733): the prompt stops at once and
+    PlaybackFinished(interrupted) is reported, after the digit's start."""
+    import numpy as np
+
+    from media.backend import LegMedia, PlaybackFinished
+    from media.codecs import g711
+    from media.dtmf.rfc4733 import build_payload
+    from switch.control import FilePrompt, SilencePrompt
+    from tests.support.audio import write_tone_wav
+
+    prompt = write_tone_wav(tmp_path / "prompt.wav", 800.0, 2.0)
+    pcma = LegMedia(codec="PCMA", payload_type=8, decode={8: "PCMA"}, telephone_event=101)
+
+    async def main() -> None:
+        with free_range() as ports:
+            backend = RelayBackend(HOST, ports=ports, prompts_dir=tmp_path / "prompts")
+            events: list[object] = []
+            backend.set_event_handler(events.append)
+            a_phone, b_phone = await phone(), await phone()
+            try:
+                a, b = backend.allocate("call-1")
+                backend.update("call-1", "a", remote=a_phone.addr, media=pcma)
+                backend.update("call-1", "b", remote=b_phone.addr, media=pcma)
+                backend.play("call-1", "a", "greeting",
+                             [SilencePrompt(seconds=0.1), FilePrompt(path=str(prompt))])
+                arrivals, frames = [], []
+                for _ in range(25):
+                    data, source = await a_phone.receive()
+                    arrivals.append(asyncio.get_running_loop().time())
+                    assert source == (HOST, a.rtp_port) and fields(data)[1] == 8
+                    frames.append(data)
+                seqs = [fields(f)[2] for f in frames]
+                assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(25)]
+                span = arrivals[-1] - arrivals[0]
+                assert 24 * 0.02 - 0.1 < span < 24 * 0.02 + 0.1  # paced, not a burst
+                audio = g711.alaw_decode(b"".join(f[12:] for f in frames[10:]))
+                spectrum = np.abs(np.fft.rfft(audio.astype(float)))
+                assert abs(np.argmax(spectrum) * 8000 / len(audio) - 800) < 20
+                for i in range(3):  # A presses 5: the prompt stops
+                    a_phone.send(rtp(1 + i, 4000, 0xA1, pt=101, marker=i == 0)[:12]
+                                 + build_payload(5, 160 * (i + 1)), a)
+                for _ in range(200):  # bounded wait for the event
+                    if any(isinstance(e, PlaybackFinished) for e in events):
+                        break
+                    await asyncio.sleep(0.01)
+                finished = [e for e in events if isinstance(e, PlaybackFinished)]
+                assert finished == [PlaybackFinished(session_id="call-1", leg="a",
+                                                     play_id="greeting", interrupted=True)]
+                while not a_phone.queue.empty():  # frames already in flight
+                    a_phone.queue.get_nowait()
+                assert await a_phone.nothing_more()
+            finally:
+                backend.close()
+                a_phone.close()
+                b_phone.close()
 
     run(loop_kind, main)
