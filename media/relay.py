@@ -424,7 +424,11 @@ class Leg:
         assert tones is not None and encoder is not None
         payload = rtp_payload(data)
         samples = len(payload) * (8 if encoder.name == "G729" else 1)
-        frame = tones.frame(samples - samples % 80 if encoder.name == "G729" else samples)
+        if encoder.name == "G729":
+            samples -= samples % 80
+        if samples <= 0:  # nothing to replace (an empty or a SID-only payload)
+            return data
+        frame = tones.frame(samples)
         if not tones.active():
             self.tones = self.tone_encoder = None  # done: back to the fast path
         if frame is None or not len(frame):

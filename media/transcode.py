@@ -211,7 +211,7 @@ class Transcoder:
         return out
 
     def _encode(self, slot: Slot, pcm: Pcm) -> OutPacket | None:
-        if self.tones.active():
+        if self.tones.active() and len(pcm):
             tone = self.tones.frame(len(pcm))
             if tone is not None:
                 pcm = tone

@@ -263,3 +263,45 @@ def test_hold_music_replaces_the_holders_audio_and_the_stream_continues_after() 
     resumed = session.a.rtp(voice[20], A, 0.32)
     assert resumed is not None and header(resumed)[1] == 115  # after the music
     assert header(resumed)[2] > header(sent[-1])[2]  # and later in time
+
+
+# -- hostile input on the decoding paths ----------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_HEADERS = st.builds(
+    lambda pt, marker, seq, ts: struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt,
+                                            seq, ts, 0x1234),
+    st.sampled_from([0, 8, 13, 18, 96, 101, 127]), st.booleans(),
+    st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_HEADERS, st.binary(max_size=200), st.floats(0, 5)), max_size=40),
+       st.sampled_from(["transcode", "listen", "tones"]))
+def test_any_packets_on_decoding_paths_never_raise(
+    packets: list[tuple[bytes, bytes, float]], mode: str,
+) -> None:
+    """Transcoding (G.729 <-> A-law), listening taps with in-band detection, and tone
+    injection: whatever arrives — wrong sizes, payload types, sequence jumps — is
+    relayed, concealed or dropped, never an exception."""
+    no_events = LegMedia(codec="PCMA", payload_type=8, decode={8: "PCMA"})
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    a_media = {"transcode": G729_A, "listen": no_events, "tones": PCMA_B}[mode]
+    b_media = {"transcode": PCMA_B, "listen": no_events, "tones": no_events}[mode]
+    core.update("c", "a", 0.0, remote=A, media=a_media)
+    core.update("c", "b", 0.0, remote=B, media=b_media)
+    if mode == "tones":
+        core.send_digit("c", "b", "5", 100, 0.0)
+    for header_bytes, payload, now in sorted(packets, key=lambda p: p[2]):
+        session.a.rtp(header_bytes + payload, A, now)
+        session.b.rtp(header_bytes + payload, B, now)
+        deadline = core.get_timer()
+        if deadline is not None and deadline <= now:
+            core.handle_timer(now)
+        core.drain_sends()
+        core.drain()
+    core.handle_timer(10.0)
+    assert core.stats("c") is not None
