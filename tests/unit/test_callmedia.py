@@ -1,0 +1,107 @@
+"""The SDP side of a call on a fake media backend: what the backend is told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from media.backend import LegAddress, LegMedia
+from media.recording.policy import RecordingConfig, RecordingPolicy
+from switch.callmedia import CallMedia
+from switch.sdp import parse_sdp
+
+LINPHONE_G729 = (
+    "v=0\r\no=lp 1 1 IN IP4 192.0.2.10\r\ns=Talk\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+    "m=audio 7078 RTP/AVP 18 101\r\na=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=yes\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+)
+
+
+def answer(formats: str, rtpmaps: str, direction: str = "sendrecv") -> bytes:
+    return (
+        "v=0\r\no=b 2 2 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\n"
+        f"m=audio 9000 RTP/AVP {formats}\r\n{rtpmaps}a={direction}\r\n"
+    ).encode()
+
+
+@dataclass
+class FakeBackend:
+    transcodable: frozenset[str] = frozenset({"PCMU", "PCMA", "G729"})
+    updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    music: list[tuple[str, bool]] = field(default_factory=list)
+    recordings: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def allocate(self, session_id: str) -> tuple[LegAddress, LegAddress]:
+        return (LegAddress(host="10.0.0.1", rtp_port=20000, rtcp_port=20001),
+                LegAddress(host="10.0.0.1", rtp_port=20002, rtcp_port=20003))
+
+    def update(self, session_id: str, leg: str, **kwargs: Any) -> None:
+        self.updates.append((leg, kwargs))
+
+    def hold_music(self, session_id: str, leg: str, on: bool) -> None:
+        self.music.append((leg, on))
+
+    def start_recording(self, session_id: str, *, caller: str, callee: str,
+                        queue: str | None = None) -> str:
+        self.recordings.append((session_id, caller, callee))
+        return "rec-1"
+
+    def delete(self, session_id: str) -> None:
+        return None
+
+
+@dataclass
+class FakeCall:
+    call_id: str = "call-1"
+    caller: str = "1001"
+    callee: str = "1002"
+    media: dict[str, object] = field(default_factory=dict)
+
+
+def media_of(backend: FakeBackend, leg: str) -> LegMedia | None:
+    return [kw["media"] for name, kw in backend.updates if name == leg][-1]
+
+
+def test_no_common_codec_is_transcoded_and_both_legs_declare_their_codec() -> None:
+    backend = FakeBackend()
+    planner = CallMedia(backend)  # type: ignore[arg-type]
+    call = FakeCall()
+    offer = parse_sdp(planner.offer_to_callee(call, LINPHONE_G729.encode()))  # type: ignore[arg-type]
+    assert offer.audio().formats == ["18", "101", "0", "8"]  # type: ignore[union-attr]
+    reply = parse_sdp(planner.answer_to_caller(call, answer(  # type: ignore[arg-type]
+        "8 101", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n")))
+    assert reply.audio().formats == ["18", "101"]  # type: ignore[union-attr]
+    assert media_of(backend, "a") == LegMedia(codec="G729", payload_type=18,
+                                              decode={18: "G729"}, telephone_event=101)
+    assert media_of(backend, "b") == LegMedia(codec="PCMA", payload_type=8,
+                                              decode={8: "PCMA"}, telephone_event=101)
+    assert backend.music == [("b", False)]
+    assert backend.recordings == []  # recording is off unless configured
+
+
+def test_hold_from_the_caller_plays_music_to_the_callee_until_resume() -> None:
+    backend = FakeBackend()
+    planner = CallMedia(backend)  # type: ignore[arg-type]
+    call = FakeCall()
+    pcmu = LINPHONE_G729.replace("18 101", "0 101").replace(
+        "a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=yes\r\n", "a=rtpmap:0 PCMU/8000\r\n")
+    planner.offer_to_callee(call, pcmu.encode())  # type: ignore[arg-type]
+    planner.answer_to_caller(call, answer("0", "a=rtpmap:0 PCMU/8000\r\n"))  # type: ignore[arg-type]
+    hold = pcmu.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n")
+    planner.reoffer(call, True, hold.encode())  # type: ignore[arg-type]
+    planner.reanswer(call, True, answer("0", "a=rtpmap:0 PCMU/8000\r\n", "recvonly"))  # type: ignore[arg-type]
+    planner.reoffer(call, True, pcmu.encode())  # type: ignore[arg-type]
+    planner.reanswer(call, True, answer("0", "a=rtpmap:0 PCMU/8000\r\n"))  # type: ignore[arg-type]
+    assert backend.music == [("b", False), ("b", True), ("b", False)]
+
+
+def test_recording_policy_decides_on_answer() -> None:
+    backend = FakeBackend()
+    policy = RecordingPolicy(RecordingConfig(users=frozenset({"1002"})))
+    planner = CallMedia(backend, recording=policy)  # type: ignore[arg-type]
+    call = FakeCall()
+    pcma = LINPHONE_G729.replace("18 101", "8").replace(
+        "a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=yes\r\n", "a=rtpmap:8 PCMA/8000\r\n")
+    planner.offer_to_callee(call, pcma.encode())  # type: ignore[arg-type]
+    planner.answer_to_caller(call, answer("8", "a=rtpmap:8 PCMA/8000\r\n"))  # type: ignore[arg-type]
+    assert backend.recordings == [("call-1", "1001", "1002")]
