@@ -261,3 +261,17 @@ def test_dead_media_ends_the_call(tmp_path: Path, loop_kind: str) -> None:
         assert switch.wait_for_log("no media for")
     finally:
         switch.kill()
+
+
+@pytest.mark.peer("sipp", "call, DTMF by SIP INFO (and a bad body: 400)")
+def test_sip_info_digits_are_reported_and_bad_bodies_refused(switch: SwitchProcess,
+                                                             tmp_path: Path) -> None:
+    callee = Callee(switch, tmp_path / "uas", "call_uas.xml")
+    ok, log = caller(switch, tmp_path / "uac", "call_uac_auth_info.xml")
+    assert ok, log
+    rc, uas_log = callee.result()
+    assert rc == 0, uas_log
+    assert wait_closed(switch)["disposition"] == "ANSWERED"
+    text = switch.log_text()
+    assert "DTMF 5 from the caller (sip-info, 160 ms)" in text, text
+    assert "DTMF # from the caller (sip-info, 0 ms)" in text, text
