@@ -981,6 +981,12 @@ class RelayCore:
                 leg.report(DigitReceived(session_id=leg.session_id, leg=leg.name,
                                          digit=event.digit, at=event.at,
                                          duration_ms=event.duration_ms, source="inband"))
+                peer_media = leg.peer.media
+                if (leg.transcoder is not None and peer_media is not None
+                        and peer_media.telephone_event is not None):
+                    # The tones reach the peer through a codec that may bend them (G.729):
+                    # send the digit as an event too, as the peer negotiated.
+                    leg.inject_digit(event.digit, event.duration_ms, now)
         self._tick_at = now + TICK if self._inband_legs else None
 
     def _report(self, event: MediaEvent) -> None:

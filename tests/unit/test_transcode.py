@@ -305,3 +305,27 @@ def test_any_packets_on_decoding_paths_never_raise(
         core.drain()
     core.handle_timer(10.0)
     assert core.stats("c") is not None
+
+
+def test_inband_digits_through_a_transcoder_also_go_out_as_telephone_events() -> None:
+    from media.dtmf.rfc4733 import parse_payload
+    from media.dtmf.tones import synthesize
+
+    no_events = LegMedia(codec="PCMA", payload_type=8, decode={8: "PCMA"})
+    core = RelayCore()
+    session = core.create("c", 0.0, a_ports=(10000, 10001), b_ports=(10002, 10003))
+    core.update("c", "a", 0.0, remote=A, media=no_events)  # tones in its audio
+    core.update("c", "b", 0.0, remote=B, media=G729_A)  # G.729 with events on 96
+    audio = np.concatenate([np.zeros(800, np.int16), synthesize("3", 100),
+                            np.zeros(3200, np.int16)])
+    events: list[bytes] = []
+    for index, packet in enumerate(packets("PCMA", audio, 8)):
+        now = 0.02 * (index + 1)
+        session.a.rtp(packet, A, now)
+        deadline = core.get_timer()
+        while deadline is not None and deadline <= now:
+            core.handle_timer(now)
+            deadline = core.get_timer()
+        events += [p for leg, p in core.drain_sends() if leg is session.a and p[1] & 0x7F == 96]
+    assert events, "no telephone-event sent to the G.729 phone"
+    assert {parse_payload(p[12:])[0].event for p in events} == {3}  # type: ignore[index]
