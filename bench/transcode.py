@@ -12,7 +12,8 @@ that each packet comes back in the other phone's codec (payload type and size).
 A frame is *late* if it was not delivered, or arrived more than 20 ms (one frame
 time) after it was sent. N steps up until a step has ≥ 0.1 % late frames (or a
 wrong payload, a misrouted packet); steps where another process held the relay's
-core (`wait` > 2 %, the machine is shared) are run again, as in bench/rtp_relay.py.
+core (`wait` > 2 %, the machine is shared) are run again, and a clean failure once,
+as in bench/rtp_relay.py.
 `max_transcoded_calls` is the largest N that passed. The codec work alone (no I/O) is
 measured in-process first: its µs per call per 20 ms gives the ceiling one core
 could reach if I/O cost nothing.
@@ -117,6 +118,7 @@ def main() -> int:
     step_size = args.step or (100 if args.quick else 25)
     max_steps = 3 if args.quick else 16
     retries = 0 if args.quick else 3
+    clean_tries = 1 if args.quick else 2
     quiet = 1.0 if args.quick else 15.0
     deadline = time.monotonic() + (40.0 if args.quick else 1200.0)
 
@@ -136,11 +138,16 @@ def main() -> int:
             if time.monotonic() > deadline:
                 break
             result: dict[str, Any] = {}
+            clean_failures = 0
             for _attempt in range(retries + 1):
                 result = judge(run_step(binary, "ours", calls, seconds, workdir, args.ports,
                                         "uvloop", quiet, codecs=CODECS, payloads=payloads))
                 show(result)
-                if result["passed"] or not result["disturbed"] or time.monotonic() > deadline:
+                # As in bench/rtp_relay.py: a disturbed step is run again, and so is a
+                # clean failure, once (near saturation the host's noise decides).
+                clean_failures += not result["passed"] and not result["disturbed"]
+                if (result["passed"] or clean_failures >= clean_tries
+                        or time.monotonic() > deadline):
                     break
             if not result["passed"]:
                 if not result["disturbed"]:

@@ -183,7 +183,34 @@ class Transcoder:
 
     def push(self, seq: int, timestamp: int, payload_type: int, marker: bool, payload: bytes,
              now: float) -> list[OutPacket]:
-        decoded = self.decoder.push(seq, timestamp, payload_type, marker, payload, now)
+        decoder = self.decoder
+        buffer = decoder.buffer
+        codec = decoder.decoders.get(payload_type)
+        if (seq == buffer.expected and codec is not None and not buffer.held
+                and not decoder.taps and not self.residue.size and not self.tones.active()):
+            # The common case — the next packet, a voice codec, nobody listening — without
+            # the general machinery (slots, loss and event handling): same result.
+            step = (timestamp - buffer.last_timestamp) & 0xFFFFFFFF
+            if 0 < step <= 960 and not marker:
+                buffer.step = step
+            buffer.last_timestamp = timestamp
+            buffer.expected = (seq + 1) & 0xFFFF
+            try:
+                pcm = codec.decode(payload)
+            except CodecError:
+                decoder.errors += 1
+                concealed = decoder._conceal(buffer.step)
+                if concealed is None:
+                    return []
+                pcm = concealed
+            else:
+                decoder.last_decoder = codec
+            if len(pcm) % self.frame == 0:
+                out = self.encoder.encode(pcm)
+                return [OutPacket(seq, timestamp, self.out_pt, marker, out)] if out else []
+            packet = self._encode(Slot(seq, timestamp, payload_type, marker, payload), pcm)
+            return [] if packet is None else [packet]
+        decoded = decoder.push(seq, timestamp, payload_type, marker, payload, now)
         return self._convert(decoded) if decoded else []
 
     def get_timer(self) -> float | None:
