@@ -43,11 +43,12 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
     tr = terminalreporter
     tr.section("interop matrix (peer / scenario / transport: result per event loop)")
     loops = sorted({loop for r in _RESULTS.values() for loop in r})
-    tr.write_line(f"{'peer':10} {'scenario':32} {'transport':9} " +
+    width = max(len("scenario"), *(len(scenario) for _, scenario, _ in _RESULTS))
+    tr.write_line(f"{'peer':10} {'scenario':{width}} {'transport':9} " +
                   " ".join(f"{lp:8}" for lp in loops))
     for (peer, scenario, transport), results in sorted(_RESULTS.items()):
         cells = " ".join(f"{results.get(lp, '-'):8}" for lp in loops)
-        tr.write_line(f"{peer:10} {scenario:32} {transport:9} {cells}")
+        tr.write_line(f"{peer:10} {scenario:{width}} {transport:9} {cells}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
