@@ -27,6 +27,7 @@ from switch.sdp import (
     build_answer,
     build_offer,
     leg_codecs,
+    make_offer,
     parse_sdp,
     payload_map,
 )
@@ -43,6 +44,9 @@ class _CallSdp:
     b_origin: OriginState
     offer: SessionDescription  # the offer being answered (from whichever leg)
     sent: SessionDescription  # what the switch offered to the other leg for it
+    # Late offer: the callee's answer to the switch's own offer, kept until the caller
+    # answers the switch's offer in its ACK.
+    callee_answer: SessionDescription | None = None
 
 
 class CallMedia:
@@ -60,21 +64,27 @@ class CallMedia:
         assert isinstance(state, _CallSdp), "offer_to_callee must come first"
         return state
 
-    def offer_to_callee(self, call: Call, offer: bytes) -> bytes:
-        received = _parse(offer)
+    def _allocate(self, call: Call, received: SessionDescription | None = None
+                  ) -> tuple[LegAddress, LegAddress]:
         try:
             a, b = self.backend.allocate(call.call_id)
         except PortsExhausted as exc:
             raise SdpRejected(f"no media ports left: {exc}", 503) from None
         except MediaError as exc:
             raise SdpRejected(f"media: {exc}", 500) from None
-        state = _CallSdp(
+        placeholder = received or _EMPTY
+        call.media["sdp"] = _CallSdp(
             a=a, b=b,
             a_origin=OriginState(session_id=next(_session_ids), address=a.host),
             b_origin=OriginState(session_id=next(_session_ids), address=b.host),
-            offer=received, sent=received,
+            offer=placeholder, sent=placeholder,
         )
-        call.media["sdp"] = state
+        return a, b
+
+    def offer_to_callee(self, call: Call, offer: bytes) -> bytes:
+        received = _parse(offer)
+        _, b = self._allocate(call, received)
+        state = self._state(call)
         try:
             sent = build_offer(received, relay=RelayAddress(b.host, b.rtp_port),
                                origin=state.b_origin.next(), codecs=self.codecs,
@@ -85,8 +95,69 @@ class CallMedia:
         state.sent = sent
         return sent.to_bytes()
 
+    # -- late offer: the caller sent no SDP --------------------------------------------
+    def _own_codecs(self, first: str | None = None) -> list[str]:
+        """The configured codecs the relay can serve on any leg, `first` first."""
+        usable = [c for c in self.codecs
+                  if c.partition("/")[0].upper() in self.transcodable
+                  or c.partition("/")[0].lower() == "telephone-event"]
+        if first is not None:
+            usable.sort(key=lambda c: c.partition("/")[0].upper() != first)
+        return usable
+
+    def own_offer_to_callee(self, call: Call) -> bytes:
+        _, b = self._allocate(call)
+        state = self._state(call)
+        try:
+            sent = make_offer(relay=RelayAddress(b.host, b.rtp_port),
+                              origin=state.b_origin.next(), codecs=self._own_codecs())
+        except ValueError as exc:
+            self.release(call)
+            raise SdpRejected(f"no codec to offer: {exc}", 488) from None
+        state.offer = state.sent = sent
+        return sent.to_bytes()
+
+    def offer_to_caller(self, call: Call, answer: bytes) -> bytes:
+        """The callee answered the switch's own offer: offer the caller the same codec
+        first (no transcoding if it takes it), the others after it."""
+        state = self._state(call)
+        answered = _parse(answer)
+        voice, _ = leg_codecs(answered)
+        if not voice:
+            raise SdpRejected("the callee accepted no voice codec", 488)
+        state.callee_answer = answered
+        offer = make_offer(relay=RelayAddress(state.a.host, state.a.rtp_port),
+                           origin=state.a_origin.next(), codecs=self._own_codecs(voice[0][1]))
+        state.offer = offer
+        try:  # the callee's media can flow (to the relay) already
+            self._declare(call.call_id, "b", answered, {}, self._media(answered))
+        except MediaError as exc:
+            raise SdpRejected(f"media: {exc}", 500) from None
+        return offer.to_bytes()
+
+    def answer_from_caller(self, call: Call, answer: bytes) -> None:
+        state = self._state(call)
+        caller_answer = _parse(answer)
+        callee_answer = state.callee_answer
+        assert callee_answer is not None, "offer_to_caller must come first"
+        if not leg_codecs(caller_answer)[0]:
+            raise SdpRejected("the caller accepted no voice codec", 488)
+        pt = payload_map(state.offer, caller_answer, state.sent, callee_answer)
+        try:
+            self._declare(call.call_id, "a", caller_answer, pt.b_to_a, self._media(caller_answer))
+            self._declare(call.call_id, "b", callee_answer, pt.a_to_b,
+                          self._media(callee_answer))
+        except MediaError as exc:
+            raise SdpRejected(f"media: {exc}", 500) from None
+        self._start_recording(call)
+
+    # -- early offer -----------------------------------------------------------------
     def answer_to_caller(self, call: Call, answer: bytes) -> bytes:
         reply = self._answer(call, from_caller=True, answer=answer)
+        self._start_recording(call)
+        return reply
+
+    def _start_recording(self, call: Call) -> None:
         policy = self.recording
         if policy is not None:
             decision = policy.decide(caller=call.caller, callee=call.callee)
@@ -97,7 +168,6 @@ class CallMedia:
                 except (MediaError, OSError) as exc:  # the call goes on unrecorded
                     log.error("call %s: recording (%s) failed to start: %s", call.call_id,
                               decision.reason, exc)
-        return reply
 
     def reoffer(self, call: Call, from_caller: bool, offer: bytes) -> bytes:
         state = self._state(call)
@@ -182,6 +252,9 @@ class CallMedia:
                 log.debug("call %s media: A in %d out %d, B in %d out %d", call.call_id,
                           stats.a.packets_in, stats.a.packets_out, stats.b.packets_in,
                           stats.b.packets_out)
+
+
+_EMPTY = parse_sdp(b"v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n")
 
 
 def _parse(body: bytes) -> SessionDescription:

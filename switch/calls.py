@@ -53,6 +53,15 @@ class SdpPlanner(Protocol):
 
     def offer_to_callee(self, call: Call, offer: bytes) -> bytes: ...
 
+    # Late offer (RFC 3261 §13.2.1): the caller's INVITE has no SDP. The switch offers
+    # to the callee itself, offers to the caller in its 200, and gets the answer in the
+    # caller's ACK.
+    def own_offer_to_callee(self, call: Call) -> bytes: ...
+
+    def offer_to_caller(self, call: Call, answer: bytes) -> bytes: ...
+
+    def answer_from_caller(self, call: Call, answer: bytes) -> None: ...
+
     def answer_to_caller(self, call: Call, answer: bytes) -> bytes: ...
 
     def reoffer(self, call: Call, from_caller: bool, offer: bytes) -> bytes: ...
@@ -135,6 +144,7 @@ class Call:
     reinvite: PendingReinvite | None = None
     media: dict[str, object] = field(default_factory=dict)  # for the SDP planner
     hangup_side: str | None = None
+    late_offer: bool = False  # the caller's INVITE had no SDP: its answer comes in the ACK
 
 
 def best_status(statuses: list[int]) -> int:
@@ -260,11 +270,12 @@ class CallManager:
         if not bindings:
             self._fail_caller(call, 480, None, now, wall, disposition="FAILED")
             return
-        if not invite.body:
-            self._fail_caller(call, 488, "Offer Required", now, wall, disposition="FAILED")
-            return
+        call.late_offer = not invite.body
         try:
-            offer = self.sdp.offer_to_callee(call, invite.body)
+            if call.late_offer:
+                offer = self.sdp.own_offer_to_callee(call)
+            else:
+                offer = self.sdp.offer_to_callee(call, invite.body)
         except SdpRejected as exc:
             log.info("call %s: %s", call.call_id, exc)
             self._fail_caller(call, exc.status, None, now, wall, disposition="FAILED")
@@ -353,7 +364,10 @@ class CallManager:
             if other is not fork and not other.done:
                 self._cancel_fork(other, now)
         try:
-            answer = self.sdp.answer_to_caller(call, response.body)
+            if call.late_offer:
+                answer = self.sdp.offer_to_caller(call, response.body)
+            else:
+                answer = self.sdp.answer_to_caller(call, response.body)
         except SdpRejected as exc:
             log.info("call %s: callee's answer unusable: %s", call.call_id, exc)
             self._send_bye(fork.dialog, now)
@@ -412,7 +426,7 @@ class CallManager:
             return call, False
         return None
 
-    def on_ack(self, request: Request, now: float) -> None:
+    def on_ack(self, request: Request, now: float, wall: float) -> None:
         found = self.find(request)
         if found is None:
             return
@@ -420,6 +434,19 @@ class CallManager:
         if from_caller and call.state is State.ANSWERED:
             call.state = State.CONFIRMED
             call.ok_next = call.ok_give_up = None
+            if call.late_offer:
+                self._late_answer(call, request, now, wall)
+
+    def _late_answer(self, call: Call, ack: Request, now: float, wall: float) -> None:
+        """The caller's answer to the offer in our 200 (§13.2.1: it MUST be in the ACK)."""
+        try:
+            if not ack.body:
+                raise SdpRejected("the ACK carries no answer to the offer in the 200")
+            self.sdp.answer_from_caller(call, ack.body)
+        except SdpRejected as exc:
+            log.info("call %s: caller's answer unusable (%s): ending the call", call.call_id,
+                     exc)
+            self._hangup(call, now, wall, side="switch", cause=exc.status)
 
     def on_in_dialog(self, txn: ServerTransaction, request: Request, now: float,
                      wall: float) -> bool:

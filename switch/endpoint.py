@@ -274,7 +274,7 @@ class SipEndpoint:
                 self.calls.on_response(event.transaction, event.response, self._now, self._wall)
         elif isinstance(event, AckReceived):
             if self.calls is not None:
-                self.calls.on_ack(event.request, self._now)
+                self.calls.on_ack(event.request, self._now, self._wall)
         elif isinstance(event, StrayResponse):
             if self.calls is not None:
                 self.calls.on_stray_response(event.response, self._now)

@@ -618,6 +618,8 @@ def make_offer(
         rtpmaps.append(Attribute("rtpmap", f"{pt} {codec}"))
         if name == TELEPHONE_EVENT:
             fmtps.append(Attribute("fmtp", f"{pt} 0-16"))  # DTMF digits and flash
+        elif name == "g729":
+            fmtps.append(Attribute("fmtp", f"{pt} annexb=no"))  # unless a phone asks
     if not formats:
         raise ValueError("make_offer needs at least one codec")
     attributes = rtpmaps + fmtps

@@ -275,3 +275,16 @@ def test_sip_info_digits_are_reported_and_bad_bodies_refused(switch: SwitchProce
     text = switch.log_text()
     assert "DTMF 5 from the caller (sip-info, 160 ms)" in text, text
     assert "DTMF # from the caller (sip-info, 0 ms)" in text, text
+
+
+@pytest.mark.peer("sipp", "call with a late offer (SDP in the 200 and the ACK)")
+def test_late_offer_call(switch: SwitchProcess, tmp_path: Path) -> None:
+    callee = Callee(switch, tmp_path / "uas", "call_uas.xml")
+    ok, log = caller(switch, tmp_path / "uac", "call_uac_auth_late_offer.xml",
+                     extra=["-d", "500"])
+    assert ok, log
+    rc, uas_log = callee.result()
+    assert rc == 0, uas_log
+    row = wait_closed(switch)
+    assert (row["disposition"], row["hangup_side"]) == ("ANSWERED", "caller"), row
+    assert "caller's answer unusable" not in switch.log_text()

@@ -105,3 +105,22 @@ def test_recording_policy_decides_on_answer() -> None:
     planner.offer_to_callee(call, pcma.encode())  # type: ignore[arg-type]
     planner.answer_to_caller(call, answer("8", "a=rtpmap:8 PCMA/8000\r\n"))  # type: ignore[arg-type]
     assert backend.recordings == [("call-1", "1001", "1002")]
+
+
+def test_late_offer_the_switch_offers_both_ways_and_declares_after_the_ack() -> None:
+    backend = FakeBackend()
+    planner = CallMedia(backend)  # type: ignore[arg-type]
+    call = FakeCall()
+    own = parse_sdp(planner.own_offer_to_callee(call))  # type: ignore[arg-type]
+    audio = own.audio()
+    assert audio is not None and audio.formats == ["0", "8", "18", "101"]
+    assert audio.fmtp(18) == "annexb=no"
+    callee = answer("18 101", "a=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+    offer = parse_sdp(planner.offer_to_caller(call, callee))  # type: ignore[arg-type]
+    assert offer.audio().formats[0] == "18"  # type: ignore[union-attr]  # callee's codec first
+    assert media_of(backend, "b") == LegMedia(codec="G729", payload_type=18,
+                                              decode={18: "G729"}, telephone_event=101)
+    planner.answer_from_caller(call, answer(  # type: ignore[arg-type]
+        "8 101", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"))
+    assert media_of(backend, "a") == LegMedia(codec="PCMA", payload_type=8,
+                                              decode={8: "PCMA"}, telephone_event=101)

@@ -7,6 +7,7 @@ bodies, so these tests are about signalling; the real planner has its own tests.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ class RecordingSdp:
         self.released: list[str] = []
         self.reject = False
         self.digits: list[tuple[str, bool, str, int]] = []
+        self.late_answers: list[bytes] = []
 
     def offer_to_callee(self, call: Call, offer: bytes) -> bytes:
         if self.reject:
@@ -61,6 +63,17 @@ class RecordingSdp:
 
     def send_digit(self, call: Call, to_caller: bool, digit: str, duration_ms: int) -> None:
         self.digits.append((call.call_id, to_caller, digit, duration_ms))
+
+    def own_offer_to_callee(self, call: Call) -> bytes:
+        return b"own-offer"
+
+    def offer_to_caller(self, call: Call, answer: bytes) -> bytes:
+        return b"offer-to-caller:" + answer
+
+    def answer_from_caller(self, call: Call, answer: bytes) -> None:
+        if answer == b"bad":
+            raise SdpRejected("unusable", 488)
+        self.late_answers.append(answer)
 
 
 @dataclass
@@ -481,6 +494,35 @@ def test_sip_info_with_a_bad_or_foreign_body_is_refused() -> None:
                                        content_type="application/media_control+xml"), ALICE)
     assert statuses(to(out, ALICE.remote)) == [415]
     assert switch.calls.drain_control() == []
+
+
+def late_offer_call(ack_body: bytes) -> tuple[Switch, list[Outgoing]]:
+    """A caller INVITEs without SDP; the callee answers the switch's own offer."""
+    switch = Switch()
+    caller = Caller(switch)
+    caller.invite = functools.partial(caller.invite, body=b"")  # type: ignore[method-assign]
+    out = caller.place()
+    (invite,) = requests(to(out, BOB), "INVITE")
+    assert invite.body == b"own-offer"
+    out = switch.send(callee_response(invite, 200, body=ANSWER), bob_flow())
+    ok = [m for m in to(out, ALICE.remote) if isinstance(m, Response) and m.status == 200][0]
+    assert ok.body == b"offer-to-caller:" + ANSWER  # the switch offers in its 200
+    caller.to_tag = ok.to.tag
+    return switch, switch.send(caller.in_dialog("ACK", cseq=caller.cseq, body=ack_body),
+                               ALICE)
+
+
+def test_late_offer_answer_comes_in_the_ack() -> None:
+    switch, out = late_offer_call(b"answer-in-ack")
+    assert switch.sdp.late_answers == [b"answer-in-ack"]
+    assert to(out, BOB) == [] and to(out, ALICE.remote) == []  # the call goes on
+
+
+@pytest.mark.parametrize("ack_body", [b"", b"bad"])
+def test_late_offer_without_a_usable_answer_ends_the_call(ack_body: bytes) -> None:
+    switch, out = late_offer_call(ack_body)
+    assert requests(to(out, BOB), "BYE") and requests(to(out, ALICE.remote), "BYE")
+    assert switch.sdp.late_answers == []
 
 
 def test_maximum_duration_ends_the_call() -> None:
