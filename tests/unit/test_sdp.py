@@ -843,6 +843,7 @@ def test_make_offer() -> None:
         a=rtpmap:8 PCMA/8000
         a=rtpmap:18 G729/8000
         a=rtpmap:101 telephone-event/8000
+        a=fmtp:18 annexb=no
         a=fmtp:101 0-16
         a=ptime:20
         a=sendrecv
