@@ -35,6 +35,7 @@ from media.ports import PortAllocator
 from media.recording.index import RecordingIndex
 from media.recording.policy import RecordingConfig
 from media.relay import Leg, RelayConfig, RelayCore, RelaySession
+from switch.aio.coretimer import CoreTimer
 from switch.control import Prompt
 
 log = logging.getLogger("media.relay")
@@ -187,8 +188,7 @@ class RelayBackend:
         self.buffer_bytes = buffer_bytes
         self._bound: dict[str, _Bound] = {}
         self._handler: Callable[[MediaEvent], None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer = CoreTimer(self.loop, self.core.get_timer, self._on_timer)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- MediaBackend ---------------------------------------------------------------------
@@ -329,9 +329,7 @@ class RelayBackend:
             self.delete(session_id)
         if self.recorder is not None:
             self.recorder.close()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = self._timer_at = None
+        self._timer.cancel()
 
     async def wait_attached(self) -> None:
         """Until every allocated socket is attached to the loop (tests, benchmarks)."""
@@ -395,15 +393,7 @@ class RelayBackend:
 
     # -- the inactivity timer -------------------------------------------------------------
     def _rearm(self) -> None:
-        deadline = self.core.get_timer()
-        if deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self.loop.call_at(deadline, self._on_timer)
+        self._timer.rearm()
 
     def _events_soon(self) -> None:
         """A packet produced an event: hand it over after this callback, not inside it."""
@@ -424,7 +414,6 @@ class RelayBackend:
                 log.exception("media event handler failed on %s", event)
 
     def _on_timer(self) -> None:
-        self._timer = self._timer_at = None
         try:
             self.core.handle_timer(self.loop.time())
         except Exception:

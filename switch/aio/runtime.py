@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from media.aio.relay import size_buffers
 from media.backend import DigitReceived, MediaEvent, MediaTimeout, PlaybackFinished
+from switch.aio.coretimer import CoreTimer
 from switch.aio.transport import TcpServer, UdpTransport
 from switch.cdr import CdrStore
 from switch.control import CallEvent
@@ -44,8 +45,7 @@ class Runtime:
         self._flush_scheduled = False
         # Receives call-control events (DTMF…) once an IVR or ACD runtime is attached.
         self.control_handler: Callable[[CallEvent], None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer = CoreTimer(self.loop, endpoint.get_timer, self._on_timer)
         self._housekeeping: asyncio.TimerHandle | None = None
         self._interval = HOUSEKEEPING_INTERVAL
         self._probe: asyncio.TimerHandle | None = None
@@ -220,19 +220,9 @@ class Runtime:
 
     # -- timers -------------------------------------------------------------------------
     def _rearm(self) -> None:
-        deadline = self.endpoint.get_timer()
-        if deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self.loop.call_at(deadline, self._on_timer)
+        self._timer.rearm()
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
         try:
             self.endpoint.handle_timer(self.loop.time(), time.time())
         except Exception:
@@ -259,7 +249,8 @@ class Runtime:
     def close(self) -> None:
         if self._flush_scheduled:
             self._flush()
-        for handle in (self._timer, self._housekeeping, self._probe):
+        self._timer.cancel()
+        for handle in (self._housekeeping, self._probe):
             if handle is not None:
                 handle.cancel()
         for udp in self.udp.values():
