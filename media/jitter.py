@@ -60,19 +60,29 @@ class ReorderBuffer:
         self.held.clear()
         self.held_since = None
 
+    def advance(self, seq: int, timestamp: int, marker: bool) -> bool:
+        """The common case: if `seq` is the next one and nothing waits, take it (True);
+        the caller uses the packet as it is. Otherwise change nothing (False)."""
+        if seq != self.expected or self.held:
+            return False
+        self._accept(seq, timestamp, marker)
+        return True
+
+    def _accept(self, seq: int, timestamp: int, marker: bool) -> None:
+        delta = (timestamp - self.last_timestamp) & 0xFFFFFFFF
+        if 0 < delta <= 960 and not marker:  # a packet's worth, up to 120 ms
+            self.step = delta
+        self.last_timestamp = timestamp
+        self.expected = (seq + 1) & 0xFFFF
+
     def push(self, seq: int, timestamp: int, payload_type: int, marker: bool, payload: bytes,
              now: float) -> list[Slot]:
         slot = Slot(seq, timestamp, payload_type, marker, payload)
-        expected = self.expected
-        if expected is None:
+        if self.expected is None:
             return self._start(slot)
-        if seq == expected and not self.held:  # the common case, inlined `_take`
-            delta = (timestamp - self.last_timestamp) & 0xFFFFFFFF
-            if 0 < delta <= 960 and not marker:
-                self.step = delta
-            self.last_timestamp = timestamp
-            self.expected = (seq + 1) & 0xFFFF
+        if self.advance(seq, timestamp, marker):
             return [slot]
+        expected = self.expected
         ahead = (seq - expected) & 0xFFFF
         if ahead == 0:
             out = [self._take(slot)]
@@ -119,11 +129,7 @@ class ReorderBuffer:
 
     def _take(self, slot: Slot) -> Slot:
         """Release `slot`, which is the expected one."""
-        delta = (slot.timestamp - self.last_timestamp) & 0xFFFFFFFF
-        if 0 < delta <= 960 and not slot.marker:  # a packet's worth, up to 120 ms
-            self.step = delta
-        self.last_timestamp = slot.timestamp
-        self.expected = (slot.seq + 1) & 0xFFFF
+        self._accept(slot.seq, slot.timestamp, slot.marker)
         return slot
 
     def _release_run(self, out: list[Slot]) -> None:

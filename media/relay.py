@@ -916,6 +916,14 @@ class RelayCore:
         peer = self.get(session_id).leg(leg).peer
         return peer.play(source, now, play_id=play_id, barge_in=barge_in)
 
+    def playing_music(self, session_id: str, leg: LegName) -> bool:
+        """Whether looped audio without an id (hold music) plays to that leg now."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return False
+        peer = session.leg(leg).peer
+        return peer.player is not None and peer.play_id is None
+
     def stop_playing(self, session_id: str, leg: LegName) -> None:
         session = self.sessions.get(session_id)
         if session is not None:

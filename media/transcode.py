@@ -186,15 +186,10 @@ class Transcoder:
         decoder = self.decoder
         buffer = decoder.buffer
         codec = decoder.decoders.get(payload_type)
-        if (seq == buffer.expected and codec is not None and not buffer.held
-                and not decoder.taps and not self.residue.size and not self.tones.active()):
+        if (codec is not None and not decoder.taps and not self.residue.size
+                and not self.tones.active() and buffer.advance(seq, timestamp, marker)):
             # The common case — the next packet, a voice codec, nobody listening — without
             # the general machinery (slots, loss and event handling): same result.
-            step = (timestamp - buffer.last_timestamp) & 0xFFFFFFFF
-            if 0 < step <= 960 and not marker:
-                buffer.step = step
-            buffer.last_timestamp = timestamp
-            buffer.expected = (seq + 1) & 0xFFFF
             try:
                 pcm = codec.decode(payload)
             except CodecError:

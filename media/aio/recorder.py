@@ -49,7 +49,9 @@ class Recorder:
         self.active: dict[str, _Recording] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
         self._purge_handle: asyncio.TimerHandle | None = None
-        repaired = repair_recordings(self.directory, index)
+        # The index names every recording left unfinished: no need to read the headers
+        # of all the others at each start.
+        repaired = repair_recordings(None, index)
         if repaired:
             log.warning("repaired %d recordings interrupted by the last stop", len(repaired))
         self.purge()

@@ -184,7 +184,6 @@ class RelayBackend:
         self.prompts_dir = prompts_dir
         self._music: PlaybackSource | None = None
         self._library: PromptLibrary | None = None
-        self._music_on: set[tuple[str, LegName]] = set()
         self.buffer_bytes = buffer_bytes
         self._bound: dict[str, _Bound] = {}
         self._handler: Callable[[MediaEvent], None] | None = None
@@ -253,7 +252,6 @@ class RelayBackend:
         # Loading may render TTS or decode a file the first time (then it is cached):
         # synchronous, like the rest of the seam; prompts are small and few.
         source = PlaybackSource(self._prompts().get_all(prompts), loop=loop)
-        self._music_on.discard((session_id, leg))  # a prompt replaces the hold music
         if not self.core.play(session_id, leg, source, self.loop.time(), play_id=play_id,
                               barge_in=barge_in):
             raise MediaError(f"leg {leg} of {session_id} has no known codec to play in")
@@ -270,17 +268,14 @@ class RelayBackend:
         return self._library
 
     def hold_music(self, session_id: str, leg: LegName, on: bool) -> None:
-        key = (session_id, leg)
-        if on == (key in self._music_on):
+        if on == self.core.playing_music(session_id, leg):
             return
         if not on:
-            self._music_on.discard(key)
             self.core.stop_playing(session_id, leg)
             log.info("call %s: music on hold to leg %s stopped", session_id, leg)
             return
         music = self._hold_music()
         if music is not None and self.core.play(session_id, leg, music, self.loop.time()):
-            self._music_on.add(key)
             log.info("call %s: music on hold to leg %s", session_id, leg)
             self._rearm()
 
@@ -308,8 +303,6 @@ class RelayBackend:
     def delete(self, session_id: str) -> SessionStats | None:
         if self.recorder is not None:
             self.recorder.stop(session_id)
-        self._music_on.discard((session_id, "a"))
-        self._music_on.discard((session_id, "b"))
         stats = self.core.delete(session_id)
         bound = self._bound.pop(session_id, None)
         if bound is not None:
