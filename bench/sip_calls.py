@@ -20,7 +20,6 @@ kb_per_call.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import statistics
@@ -30,7 +29,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from sipp_common import SwitchUnderTest, free_port, percentile, read_rtts, read_stats, sipp
+from sipp_common import (
+    SwitchUnderTest,
+    free_port,
+    ladder_options,
+    percentile,
+    read_rtts,
+    read_stats,
+    sipp,
+    step_up,
+)
 
 CALLER, CALLEE = ("1001", "pw1001"), ("1002", "pw1002")
 # SIP messages per call seen by SIPp on both sides: 9 on the caller, 6 on the callee.
@@ -164,12 +172,7 @@ def passes(step: dict[str, float]) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small run, under a minute")
-    parser.add_argument("--json", type=Path, help="write the result as flat JSON here")
-    parser.add_argument("--start", type=int, default=None, help="first offered rate (calls/s)")
-    parser.add_argument("--repeat", type=int, default=None)
-    args = parser.parse_args()
+    args = ladder_options(__doc__.split("\n\n")[0])
     if shutil.which("sipp") is None:
         print("sipp not found: install Debian's sip-tester (make test does)", file=sys.stderr)
         return 2
@@ -180,17 +183,14 @@ def main() -> int:
 
     print(f"{'offered/s':>10} {'calls/s':>8} {'failed':>8} {'retrans':>8} "
           f"{'p50 ms':>8} {'p99 ms':>8} {'cpu':>5} {'CDRs':>7}")
-    best: dict[str, float] | None = None
-    for _ in range(max_steps):
-        step = run_step(rate, duration)
-        print(f"{rate:>10} {step['calls_per_s']:>8.0f} {step['failed_ratio']:>8.2%} "
+
+    def show(offered: int, step: dict[str, float]) -> None:
+        print(f"{offered:>10} {step['calls_per_s']:>8.0f} {step['failed_ratio']:>8.2%} "
               f"{step['retransmit_ratio']:>8.2%} {step['p50_setup_ms']:>8.1f} "
               f"{step['p99_setup_ms']:>8.1f} {step['switch_cpu_ratio']:>5.2f} "
               f"{int(step['cdr_answered']):>7}", flush=True)
-        if not passes(step):
-            break
-        best = step
-        rate = int(rate * growth)
+
+    best = step_up(lambda r: run_step(r, duration), rate, growth, max_steps, passes, show)
     if best is None:
         print("no offered rate passed (< 1 % failed, < 1 % retransmissions, keeping up)")
         return 1

@@ -16,7 +16,6 @@ durable_bindings, users.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import statistics
@@ -25,7 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from sipp_common import SwitchUnderTest, free_port, percentile, read_rtts, read_stats, sipp
+from sipp_common import (
+    SwitchUnderTest,
+    free_port,
+    ladder_options,
+    percentile,
+    read_rtts,
+    read_stats,
+    sipp,
+    step_up,
+)
 
 SCENARIO = "register_auth.xml"
 
@@ -77,13 +85,7 @@ def passes(step: dict[str, float]) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small run, under a minute")
-    parser.add_argument("--json", type=Path, help="write the result as flat JSON here")
-    parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--start", type=int, default=None, help="first offered rate (/s)")
-    parser.add_argument("--repeat", type=int, default=None)
-    args = parser.parse_args()
+    args = ladder_options(__doc__.split("\n\n")[0], users=True)
     if shutil.which("sipp") is None:
         print("sipp not found: install Debian's sip-tester (make test does)", file=sys.stderr)
         return 2
@@ -94,16 +96,14 @@ def main() -> int:
 
     print(f"{'offered/s':>10} {'achieved/s':>11} {'failed':>8} {'retrans':>8} "
           f"{'p50 ms':>8} {'p99 ms':>8} {'cpu':>5} {'durable':>8}")
-    best: dict[str, float] | None = None
-    for _ in range(max_steps):
-        step = run_step(rate, duration, args.users)
-        print(f"{rate:>10} {step['registrations_per_s']:>11.0f} {step['failed_ratio']:>8.2%} "
+
+    def show(offered: int, step: dict[str, float]) -> None:
+        print(f"{offered:>10} {step['registrations_per_s']:>11.0f} {step['failed_ratio']:>8.2%} "
               f"{step['retransmit_ratio']:>8.2%} {step['p50_ms']:>8.2f} {step['p99_ms']:>8.2f} "
               f"{step['switch_cpu_ratio']:>5.2f} {int(step['durable_bindings']):>8}", flush=True)
-        if not passes(step):
-            break
-        best = step
-        rate = int(rate * growth)
+
+    best = step_up(lambda r: run_step(r, duration, args.users), rate, growth, max_steps,
+                   passes, show)
     if best is None:
         print("no offered rate passed (< 1 % failures and keeping up)")
         return 1

@@ -6,6 +6,7 @@ the switch's CPU share is read from /proc so a table shows whether it was satura
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import shutil
@@ -15,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -162,3 +164,30 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
 
 
+
+
+def ladder_options(description: str, *, users: bool = False) -> argparse.Namespace:
+    """The options of an offered-rate ladder (bench/sip_calls.py, bench/sip_register.py)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small run, under a minute")
+    parser.add_argument("--json", type=Path, help="write the result as flat JSON here")
+    if users:
+        parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--start", type=int, default=None, help="first offered rate (/s)")
+    parser.add_argument("--repeat", type=int, default=None)
+    return parser.parse_args()
+
+
+def step_up(run: Callable[[int], dict[str, float]], rate: int, growth: float,
+            max_steps: int, passes: Callable[[dict[str, float]], bool],
+            show: Callable[[int, dict[str, float]], None]) -> dict[str, float] | None:
+    """Offer `rate`, then `growth` times more, until a step fails: the last that passed."""
+    best: dict[str, float] | None = None
+    for _ in range(max_steps):
+        step = run(rate)
+        show(rate, step)
+        if not passes(step):
+            break
+        best = step
+        rate = int(rate * growth)
+    return best
