@@ -61,15 +61,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import timeit
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from timing import time_case  # noqa: E402
 
 from switch.sdp import (  # noqa: E402
     OriginState,
@@ -162,19 +162,6 @@ def call_flow(offer: bytes, answer: bytes) -> bytes:
     aa = build_answer(oa, ob, ab, relay=A_RELAY, origin=a_origin.next())
     payload_map(aa, oa, ob, ab)
     return aa.to_bytes()
-
-
-def time_case(func: Callable[[], object], repeat: int, target_s: float) -> tuple[float, float]:
-    """Median and min per-call time in microseconds over `repeat` timing runs."""
-    timer = timeit.Timer(func)
-    number = 1
-    while True:  # calibrate: enough calls per run to last about target_s
-        if timer.timeit(number) >= target_s / 4:
-            break
-        number *= 2
-    number = max(1, int(number * 4 * target_s / max(timer.timeit(number), 1e-9)))
-    runs = [t / number * 1e6 for t in timer.repeat(repeat=repeat, number=number)]
-    return statistics.median(runs), min(runs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,9 +53,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
-import timeit
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +63,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import sipmessage  # noqa: E402
+from timing import time_case  # noqa: E402
 
 from switch.sip.errors import SipParseError  # noqa: E402
 from switch.sip.message import parse_message  # noqa: E402
@@ -142,19 +141,6 @@ CASES: list[tuple[str, Callable[[], object]]] = [
     ("sipmessage_parse_serialize", sm_parse_serialize),
     ("sipmessage_parse_touch_serialize", sm_parse_touch_serialize),
 ]
-
-
-def time_case(func: Callable[[], object], repeat: int, target_s: float) -> tuple[float, float]:
-    """Median and min per-call time in microseconds over `repeat` timing runs."""
-    timer = timeit.Timer(func)
-    number = 1
-    while True:  # calibrate: enough calls per run to last about target_s
-        if timer.timeit(number) >= target_s / 4:
-            break
-        number *= 2
-    number = max(1, int(number * 4 * target_s / max(timer.timeit(number), 1e-9)))
-    runs = [t / number * 1e6 for t in timer.repeat(repeat=repeat, number=number)]
-    return statistics.median(runs), min(runs)
 
 
 # -- correctness -----------------------------------------------------------------
