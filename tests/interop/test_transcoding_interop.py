@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tests.interop.test_calls_baresip import registered
-from tests.support.audio import dominant_frequency, has_tone, write_tone_wav
+from tests.support.audio import dominant_frequency, dominant_of, has_tone, write_tone_wav
 from tests.support.linphone import Linphone
 from tests.support.peers import Baresip, have
 from tests.support.switch_process import SwitchProcess, free_port, write_config
@@ -82,8 +82,8 @@ def test_g729_phone_and_alaw_phone_hear_each_other(switch: SwitchProcess,
     assert row["status"] == "complete"
     assert (row["caller"], row["callee"], row["format"]) == ("1001", "1002", "stereo")
     left, right = channels(Path(row["path"]))
-    assert dominant(left) == pytest.approx(TONE_LINPHONE, abs=20)  # caller on the left
-    assert dominant(right) == pytest.approx(TONE_BARESIP, abs=20)  # callee on the right
+    assert dominant_of(left) == pytest.approx(TONE_LINPHONE, abs=20)  # caller on the left
+    assert dominant_of(right) == pytest.approx(TONE_BARESIP, abs=20)  # callee on the right
     assert float(row["duration_s"]) >= 2.5
 
 
@@ -109,13 +109,6 @@ def channels(path: Path) -> tuple[np.ndarray, np.ndarray]:
         frames = np.frombuffer(wav.readframes(wav.getnframes()), np.int16).reshape(-1, 2)
     return frames[:, 0], frames[:, 1]
 
-
-def dominant(samples: np.ndarray) -> float:
-    """Dominant frequency of the audible 20 ms frames (silent ones are left out)."""
-    frames = samples[: len(samples) // 160 * 160].reshape(-1, 160).astype(float)
-    loud = frames[np.sqrt((frames ** 2).mean(axis=1)) > 100].reshape(-1)
-    spectrum = np.abs(np.fft.rfft(loud * np.hanning(len(loud))))
-    return float(np.argmax(spectrum) * 8000 / len(loud))
 
 
 @pytest.mark.peer("baresip", "recorded call, kill -9 of the switch, repaired at restart")
@@ -148,5 +141,5 @@ def test_recording_cut_by_kill9_is_repaired_at_restart(switch: SwitchProcess,
     duration = len(left) / 8000
     assert float(row["duration_s"]) == pytest.approx(duration, abs=0.01)
     assert duration >= 3.0 - 1.0  # at most the last second lost
-    assert dominant(left) == pytest.approx(TONE_LINPHONE, abs=20)
-    assert dominant(right) == pytest.approx(TONE_BARESIP, abs=20)
+    assert dominant_of(left) == pytest.approx(TONE_LINPHONE, abs=20)
+    assert dominant_of(right) == pytest.approx(TONE_BARESIP, abs=20)

@@ -125,7 +125,16 @@ def dominant_frequency(path: Path) -> float:
     -50 dBFS, or 20 dB under the loudest frame). 0.0 when nothing audible remains.
     """
     samples, rate = read_wav(path)
-    audible = _audible(samples, rate)
+    return dominant_of(samples, rate)
+
+
+def dominant_of(samples: npt.NDArray[np.generic], rate: int = 8000) -> float:
+    """`dominant_frequency` of samples already in memory (one channel of a recording);
+    int16 samples are scaled to [-1, 1] like `read_wav`'s."""
+    values = np.asarray(samples, np.float64)
+    if np.issubdtype(np.asarray(samples).dtype, np.integer):
+        values = values / 32768.0
+    audible = _audible(values, rate)
     if len(audible) < rate // 50:
         return 0.0
     return _peak_frequency(audible, rate)
