@@ -7,12 +7,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
 # Debian packages: the G.729 codec library, the SIP peers the interop tests drive
-# (linphonec is the G.729-capable one), and audio tools.
-APT_PACKAGES := libbcg729-0 sip-tester baresip-core linphone-cli sipvicious sox espeak-ng
+# (linphonec is the G.729-capable one), audio tools, and a C compiler for the RTP data
+# plane (media/fastpath/rtpfast.c) and the benchmarks' load generator.
+APT_PACKAGES := libbcg729-0 sip-tester baresip-core linphone-cli sipvicious sox espeak-ng \
+                gcc libc6-dev
 # Debian package -> a file it installs, to tell whether it is already there.
 APT_PROBES := libbcg729-0:/usr/share/doc/libbcg729-0 sip-tester:/usr/bin/sipp \
               baresip-core:/usr/bin/baresip linphone-cli:/usr/bin/linphonec \
-              sipvicious:/usr/bin/svwar sox:/usr/bin/sox espeak-ng:/usr/bin/espeak-ng
+              sipvicious:/usr/bin/svwar sox:/usr/bin/sox espeak-ng:/usr/bin/espeak-ng \
+              gcc:/usr/bin/gcc libc6-dev:/usr/include/stdio.h
+DATA_PLANE := media/fastpath/_rtpfast.so
 
 .PHONY: run test setup system-deps lint bench clean
 
@@ -24,7 +28,7 @@ test: setup
 	$(PY) -m mypy
 	$(PY) -m pytest
 
-setup: system-deps $(VENV)/.installed
+setup: system-deps $(VENV)/.installed $(DATA_PLANE)
 
 system-deps:
 	@missing=""; \
@@ -45,6 +49,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+$(DATA_PLANE): media/fastpath/rtpfast.c $(VENV)/.installed
+	$(PY) -m media.fastpath
+
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
@@ -54,4 +61,4 @@ bench: setup
 	$(PY) bench/sip_register.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis $(DATA_PLANE)

@@ -108,6 +108,9 @@ HOST = "127.0.0.1"
 MAX_LOSS = 0.001
 MAX_P99_ADDED_MS = 5.0
 MAX_CALLS = 2400  # the default port range holds 2,500 calls (4 ports each)
+RELAYS = ("ours", "ours-py", "minimal")
+OURS = ("ours", "ours-py")  # with and without the C data plane
+NAMES = {"ours": "ours", "ours-py": "ours-py", "minimal": "uvloop-min", "direct": "direct"}
 DISTURBED = 0.02  # share of a step the relay was runnable but another process had its core
 
 
@@ -117,7 +120,7 @@ def serve(mode: str, gen_a: int, gen_b: int, calls: int, low: int, high: int) ->
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    if mode == "ours":
+    if mode in OURS:
         # Import the media engine (numpy, scipy, codecs) before the baseline RSS is read:
         # the per-call memory figure is about sessions, not about libraries.
         import media.aio  # noqa: F401
@@ -128,8 +131,9 @@ def serve(mode: str, gen_a: int, gen_b: int, calls: int, low: int, high: int) ->
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         print("ready", flush=True)
         await reader.readline()  # "go": the parent has read the RSS before allocation
-        if mode == "ours":
-            ports, stats = await serve_ours(gen_a, gen_b, calls, low, high)
+        if mode in OURS:
+            ports, stats = await serve_ours(gen_a, gen_b, calls, low, high,
+                                            data_plane=mode == "ours")
         else:
             ports, stats = await serve_minimal(gen_a, gen_b, calls, low, high)
         gc.collect()
@@ -150,11 +154,14 @@ def serve(mode: str, gen_a: int, gen_b: int, calls: int, low: int, high: int) ->
         asyncio.run(main())
 
 
-async def serve_ours(gen_a: int, gen_b: int, calls: int, low: int, high: int) -> Any:
+async def serve_ours(gen_a: int, gen_b: int, calls: int, low: int, high: int, *,
+                     data_plane: bool = True) -> Any:
     from media.aio import RelayBackend
     from media.ports import PortAllocator
 
-    backend = RelayBackend(HOST, ports=PortAllocator(low, high))
+    backend = RelayBackend(HOST, ports=PortAllocator(low, high), data_plane=data_plane)
+    if data_plane and backend.plane is None:
+        raise SystemExit("the C data plane could not be loaded (see the log)")
     media_a, media_b = leg_media(os.environ.get("RTP_BENCH_CODECS", ""))
     ports = []
     for i in range(calls):
@@ -171,6 +178,8 @@ async def serve_ours(gen_a: int, gen_b: int, calls: int, low: int, high: int) ->
             assert s is not None
             total["relayed"] += s.a.packets_out + s.b.packets_out
             total["dropped"] += sum(s.a.drops.values()) + sum(s.b.drops.values())
+        if backend.plane is not None:
+            total["wakeups"], total["polls"] = backend.plane.wakeups, backend.plane.polls
         return total
 
     return ports, stats
@@ -370,8 +379,7 @@ def run_step(binary: Path, mode: str, calls: int, seconds: float, workdir: Path,
         result = generate(binary, "direct", calls, seconds, portfile, gen_a, gen_b)
         result.update(mode=mode, cpu_ratio=float("nan"), kb_per_call=float("nan"))
         return result
-    relay = RelayProcess("ours" if mode == "ours" else "minimal", gen_a, gen_b, calls,
-                         port_range, loop, codecs)
+    relay = RelayProcess(mode, gen_a, gen_b, calls, port_range, loop, codecs)
     try:
         rss0 = relay.rss_kb()
         relay.send("go")
@@ -409,7 +417,7 @@ def judge(step: dict[str, Any], direct: dict[str, Any]) -> dict[str, Any]:
 
 
 def show(step: dict[str, Any]) -> None:
-    name = {"ours": "ours", "minimal": "uvloop-min", "direct": "direct"}[step["mode"]]
+    name = NAMES[step["mode"]]
     offered = step["calls"] * 100
     if step["mode"] == "direct":
         rate = step["received"] / step["seconds"]
@@ -464,7 +472,9 @@ def ladder_arguments(description: str) -> argparse.ArgumentParser:
 def main() -> int:
     parser = ladder_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
-    parser.add_argument("--serve", choices=("ours", "minimal"), help=argparse.SUPPRESS)
+    parser.add_argument("--relays", default=",".join(RELAYS),
+                        help=f"relays to step up, of {','.join(RELAYS)}")
+    parser.add_argument("--serve", choices=RELAYS, help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--gen", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -492,7 +502,8 @@ def main() -> int:
         print(f"{'relay':<11} {'calls':>5} {'offered/s':>10} {'relayed/s':>10} {'loss':>6}"
               f" {'p50 add':>9} {'p99 add':>9} {'cpu':>5} {'wait':>5} {'kB/call':>8}")
         best: dict[str, dict[str, Any]] = {}
-        alive = {"ours", "minimal"}
+        relays = [r for r in RELAYS if r in args.relays.split(",")]
+        alive = set(relays)
         calls = start
         for _ in range(max_steps):
             if not alive or calls > MAX_CALLS or time.monotonic() > deadline:
@@ -500,7 +511,7 @@ def main() -> int:
             direct = run_step(binary, "direct", calls, seconds, workdir, args.ports, args.loop,
                               quiet)
             show(direct)
-            for mode in ("ours", "minimal"):
+            for mode in relays:
                 if mode not in alive:
                     continue
                 # A failure counts only if the relay had its core: a step where another
@@ -522,13 +533,16 @@ def main() -> int:
                 else:
                     print(f"{mode}: {calls} calls inconclusive (always disturbed), going on")
             calls += step
-    ours, minimal = best.get("ours"), best.get("minimal")
+    ours, minimal, python = best.get("ours"), best.get("minimal"), best.get("ours-py")
     if ours is None:
         print("no step passed for our relay")
     else:
         print(f"\nours: {ours['calls']} calls ({ours['packets_per_s']:,.0f} packets/s relayed) "
               f"with {ours['loss_ratio']:.3%} loss, p99 +{ours['p99_added_ms']:.2f} ms, "
               f"{ours['kb_per_call']:.1f} kB/call, CPU {ours['cpu_ratio']:.0%}")
+    if python is not None:
+        print(f"ours-py: {python['calls']} calls ({python['packets_per_s']:,.0f} packets/s), "
+              f"CPU {python['cpu_ratio']:.0%}")
     if minimal is not None:
         print(f"uvloop-min: {minimal['calls']} calls ({minimal['packets_per_s']:,.0f} packets/s)")
     if args.json:
@@ -540,6 +554,8 @@ def main() -> int:
             "kb_per_call": round(ours["kb_per_call"], 2) if ours else None,
             "p50_added_ms": round(ours["p50_added_ms"], 3) if ours else None,
             "cpu_ratio": round(ours["cpu_ratio"], 3) if ours else None,
+            "python_path_max_calls": python["calls"] if python else 0,
+            "python_path_packets_per_s": round(python["packets_per_s"]) if python else 0,
             "baseline_max_calls": minimal["calls"] if minimal else 0,
             "baseline_packets_per_s": round(minimal["packets_per_s"]) if minimal else 0,
             "baseline_kb_per_call": round(minimal["kb_per_call"], 2) if minimal else None,

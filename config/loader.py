@@ -574,9 +574,11 @@ class _Validator:
         )
 
     def media(self, node: Node) -> MediaConfig:
-        m = self.mapping(node, "media", ("host", "port_min", "port_max", "inactivity_timeout"))
+        m = self.mapping(node, "media", ("host", "port_min", "port_max", "inactivity_timeout",
+                                          "data_plane"))
         d = MediaConfig()
         host_node = m.get("host")
+        plane_node = m.get("data_plane")
         low = self.integer(m, "port_min", d.port_min, 1024, 65534)
         high = self.integer(m, "port_max", d.port_max, 1025, 65535)
         if high - low < 3:
@@ -588,6 +590,8 @@ class _Validator:
             port_min=low,
             port_max=high,
             inactivity_timeout=self.seconds(m, "inactivity_timeout", d.inactivity_timeout),
+            data_plane=(d.data_plane if plane_node is None
+                        else self.boolean(plane_node, "media.data_plane")),
         )
 
     def recording(self, node: Node) -> RecordingSettings:

@@ -94,7 +94,7 @@ class MediaConfig:
     port_min: int = 10000
     port_max: int = 20000
     inactivity_timeout: float = 60.0
-
+    data_plane: bool = True  # relay armed RTP streams in C (media/fastpath) when it loads
 
 RecordingFormat = Literal["stereo", "mono"]
 

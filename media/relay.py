@@ -767,11 +767,11 @@ class RelaySession:
 
     def __init__(
         self, session_id: str, a_ports: tuple[int, int], b_ports: tuple[int, int],
-        config: RelayConfig, now: float,
+        config: RelayConfig, now: float, leg_type: type[Leg] = Leg,
     ) -> None:
         self.session_id = session_id
-        self.a = Leg("a", session_id, a_ports, config, now)
-        self.b = Leg("b", session_id, b_ports, config, now)
+        self.a = leg_type("a", session_id, a_ports, config, now)
+        self.b = leg_type("b", session_id, b_ports, config, now)
         self.a.peer, self.b.peer = self.b, self.a
         self.since = now  # the last create/update: floor of the activity time
         self.reported = -math.inf  # activity time of the last MediaTimeout
@@ -822,8 +822,12 @@ def _numeric(remote: Address) -> Address | None:
 class RelayCore:
     """All relay sessions of the process, their timers and their events."""
 
-    def __init__(self, config: RelayConfig | None = None) -> None:
+    def __init__(self, config: RelayConfig | None = None, *,
+                 leg_type: type[Leg] = Leg) -> None:
+        """leg_type: the class of the legs (`media.fastpath.leg.FastLeg` mirrors the
+        fast-path state into the C data plane)."""
         self.config = config or RelayConfig()
+        self.leg_type = leg_type
         self.sessions: dict[str, RelaySession] = {}
         self._deadline: float | None = None  # a lower bound of the earliest real deadline
         self._events: list[MediaEvent] = []
@@ -851,7 +855,7 @@ class RelayCore:
     ) -> RelaySession:
         if session_id in self.sessions:
             raise MediaError(f"media session {session_id!r} exists already")
-        session = RelaySession(session_id, a_ports, b_ports, self.config, now)
+        session = RelaySession(session_id, a_ports, b_ports, self.config, now, self.leg_type)
         session.a.schedule = session.b.schedule = self._schedule
         session.a.report = session.b.report = self._report
         self.sessions[session_id] = session

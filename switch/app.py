@@ -144,6 +144,7 @@ class Switch:
             config=RelayConfig(inactivity_timeout=media_config.inactivity_timeout),
             recording=(recording, data_dir, RecordingIndex(data_dir / "switch.db")),
             prompts_dir=data_dir / "prompts",
+            data_plane=media_config.data_plane,
         )
         calls = CallManager(
             transactions=self.endpoint.transactions,

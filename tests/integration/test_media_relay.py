@@ -1,6 +1,7 @@
 """The asyncio relay in-process on 127.0.0.1, under uvloop and plain asyncio.
 
-Two UDP sockets play phone A and phone B. Every wait is bounded (generous limits, so
+Two UDP sockets play phone A and phone B. Every test runs with the C data plane and
+with the Python path alone. Every wait is bounded (generous limits, so
 a slow machine makes a test slower, never flaky); nothing asserts on elapsed time.
 """
 
@@ -26,6 +27,12 @@ from media.relay import RelayConfig
 HOST = "127.0.0.1"
 WAIT = 5.0  # seconds: the bound on every wait
 PAYLOAD = bytes(160)
+
+
+@pytest.fixture(params=[True, False], ids=["c-data-plane", "python-only"])
+def data_plane(request: pytest.FixtureRequest) -> bool:
+    """Relay with the C data plane (when it loads here) and on the Python path alone."""
+    return bool(request.param)
 
 
 def rtp(seq: int, ts: int, ssrc: int, pt: int = 0, marker: bool = False) -> bytes:
@@ -89,10 +96,10 @@ def free_range() -> Iterator[PortAllocator]:
     yield PortAllocator(low, low + 399)
 
 
-def test_media_flows_both_ways_with_headers_rewritten(loop_kind: str) -> None:
+def test_media_flows_both_ways_with_headers_rewritten(loop_kind: str, data_plane: bool) -> None:
     async def main() -> None:
         with free_range() as ports:
-            backend = RelayBackend(HOST, ports=ports)
+            backend = RelayBackend(HOST, data_plane=data_plane, ports=ports)
             a_phone, b_phone = await phone(), await phone()
             try:
                 a, b = backend.allocate("call-1")
@@ -145,10 +152,10 @@ def test_media_flows_both_ways_with_headers_rewritten(loop_kind: str) -> None:
     run(loop_kind, main)
 
 
-def test_latching_to_another_source_port_and_reinvite(loop_kind: str) -> None:
+def test_latching_to_another_source_port_and_reinvite(loop_kind: str, data_plane: bool) -> None:
     async def main() -> None:
         with free_range() as ports:
-            backend = RelayBackend(HOST, ports=ports)
+            backend = RelayBackend(HOST, data_plane=data_plane, ports=ports)
             sdp_a, nat_a, b_phone, moved_a = await phone(), await phone(), await phone(), \
                 await phone()
             try:
@@ -188,10 +195,10 @@ def test_latching_to_another_source_port_and_reinvite(loop_kind: str) -> None:
     run(loop_kind, main)
 
 
-def test_inactivity_event_fires(loop_kind: str) -> None:
+def test_inactivity_event_fires(loop_kind: str, data_plane: bool) -> None:
     async def main() -> None:
         with free_range() as ports:
-            backend = RelayBackend(HOST, ports=ports,
+            backend = RelayBackend(HOST, data_plane=data_plane, ports=ports,
                                    config=RelayConfig(inactivity_timeout=0.2))
             events: asyncio.Queue[MediaEvent] = asyncio.Queue()
             backend.set_event_handler(events.put_nowait)
@@ -219,7 +226,8 @@ def test_inactivity_event_fires(loop_kind: str) -> None:
     run(loop_kind, main)
 
 
-def test_busy_pairs_are_skipped_and_exhaustion_is_reported(loop_kind: str) -> None:
+def test_busy_pairs_are_skipped_and_exhaustion_is_reported(loop_kind: str,
+                                                           data_plane: bool) -> None:
     async def main() -> None:
         with free_range() as ports:
             small = PortAllocator(ports.low, ports.low + 7)  # 4 pairs: 2 sessions
@@ -229,7 +237,7 @@ def test_busy_pairs_are_skipped_and_exhaustion_is_reported(loop_kind: str) -> No
             except OSError:
                 blocker.close()
                 pytest.skip("port in use by another process")
-            backend = RelayBackend(HOST, ports=small)
+            backend = RelayBackend(HOST, data_plane=data_plane, ports=small)
             try:
                 a, b = backend.allocate("one")
                 assert small.low not in (a.rtp_port, b.rtp_port)
@@ -253,10 +261,10 @@ def test_busy_pairs_are_skipped_and_exhaustion_is_reported(loop_kind: str) -> No
     run(loop_kind, main)
 
 
-def test_delete_right_after_allocate_closes_every_socket(loop_kind: str) -> None:
+def test_delete_right_after_allocate_closes_every_socket(loop_kind: str, data_plane: bool) -> None:
     async def main() -> None:
         with free_range() as ports:
-            backend = RelayBackend(HOST, ports=ports)
+            backend = RelayBackend(HOST, data_plane=data_plane, ports=ports)
             seam: MediaBackend = backend  # the aio relay serves the seam
             try:
                 a, b = seam.allocate("brief")
@@ -274,7 +282,7 @@ def test_delete_right_after_allocate_closes_every_socket(loop_kind: str) -> None
     run(loop_kind, main)
 
 
-def test_a_prompt_is_paced_to_the_phone_and_a_digit_barges_in(loop_kind: str,
+def test_a_prompt_is_paced_to_the_phone_and_a_digit_barges_in(loop_kind: str, data_plane: bool,
                                                               tmp_path: Path) -> None:
     """play(): a tone prompt reaches phone A as A-law frames 20 ms apart (paced from the
     start, not drifting); A presses a key (RFC 4733): the prompt stops at once and
@@ -292,7 +300,8 @@ def test_a_prompt_is_paced_to_the_phone_and_a_digit_barges_in(loop_kind: str,
 
     async def main() -> None:
         with free_range() as ports:
-            backend = RelayBackend(HOST, ports=ports, prompts_dir=tmp_path / "prompts")
+            backend = RelayBackend(HOST, data_plane=data_plane, ports=ports,
+                                   prompts_dir=tmp_path / "prompts")
             events: list[object] = []
             backend.set_event_handler(events.append)
             a_phone, b_phone = await phone(), await phone()

@@ -139,6 +139,7 @@ def test_full_configuration() -> None:
           bruteforce: {max_failures: 3, window: 10, cooldown: 0}
         storage: {synchronous: FULL}
         log: {level: Debug}
+        media: {data_plane: false}
         """
     )
     udp, tcp = config.sip.listen
@@ -155,6 +156,7 @@ def test_full_configuration() -> None:
     assert config.auth.bruteforce.cooldown == 0.0
     assert config.storage.synchronous == "full"
     assert config.log.level == "debug"
+    assert config.media.data_plane is False
 
 
 def test_algorithm_case_is_normalised() -> None:
@@ -325,6 +327,9 @@ def test_wrong_types() -> None:
     assert str(error(MINIMAL + "users:\n  - {extension: '1001', password: 1234}\n")) == (
         "test.yaml:4:35: users[0].password must be a string, got an integer (1234);"
         " put it in quotes to make it a string"
+    )
+    assert str(error(MINIMAL + "media: {data_plane: C}\n")).endswith(
+        ": media.data_plane must be true or false, got a string ('C')"
     )
     exc = error(MINIMAL + "1: x\n")
     assert (exc.line, exc.column) == (3, 1)

@@ -1,0 +1,224 @@
+"""A relay `Leg` whose fast-path state lives in a C struct the data plane reads.
+
+`FastLeg` is `media.relay.Leg` with the fields the per-packet decision depends on
+(armed SSRC, latched source, destination, byte-1 table, offsets, output SSRC) and the
+fields the fast path updates (arrival time, counters, last header sent) stored in an
+`FpLeg` that `rtpfast.c` reads and writes. Every write the core makes goes through a
+property into the struct, so the C side relays exactly what the core's own fast path
+would, and the core sees the C side's counters as its own. Nothing else changes: the
+core still decides everything; packets it has not armed for are punted to it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import socket
+import sys
+from typing import Any
+
+from media.backend import LegStats
+from media.relay import Leg
+
+_BYTEORDER = sys.byteorder  # the struct holds addresses as their bytes lie in memory
+
+
+class FpLeg(ctypes.Structure):
+    """`struct fp_leg` of rtpfast.c, field for field."""
+
+    _fields_ = [
+        ("last_seen", ctypes.c_double),
+        ("packets", ctypes.c_uint64),
+        ("octets", ctypes.c_uint64),
+        ("send_errors", ctypes.c_uint64),
+        ("send_error_octets", ctypes.c_uint64),
+        ("fd", ctypes.c_int32),
+        ("out_fd", ctypes.c_int32),
+        ("ident", ctypes.c_int32),
+        ("armed", ctypes.c_int32),
+        ("fast_ssrc", ctypes.c_uint32),
+        ("max_bytes", ctypes.c_uint32),
+        ("seq_off", ctypes.c_uint32),
+        ("ts_off", ctypes.c_uint32),
+        ("out_ssrc", ctypes.c_uint32),
+        ("latched_ip", ctypes.c_uint32),
+        ("fwd_ip", ctypes.c_uint32),
+        ("latched_port", ctypes.c_uint16),
+        ("fwd_port", ctypes.c_uint16),
+        ("latched_ok", ctypes.c_uint8),
+        ("fwd_ok", ctypes.c_uint8),
+        ("has_last", ctypes.c_uint8),
+        ("spare", ctypes.c_uint8),
+        ("last_hdr", ctypes.c_uint8 * 12),
+        ("b1map", ctypes.c_int16 * 256),
+    ]
+
+
+def ipv4_key(addr: Any) -> tuple[int, int] | None:
+    """(address, port) of an IPv4 socket address as the struct holds them (network
+    order in memory), or None for anything the data plane does not relay (IPv6)."""
+    if addr is None or len(addr) != 2:
+        return None
+    try:
+        host = socket.inet_aton(addr[0])
+        port = socket.htons(int(addr[1]))
+    except (OSError, TypeError, ValueError, OverflowError):
+        return None
+    return int.from_bytes(host, _BYTEORDER), port
+
+
+# The Leg slots the properties below keep their Python values in.
+_SLOT = {name: Leg.__dict__[name] for name in
+         ("fast_ssrc", "latched", "forward_to", "b1map", "max_bytes")}
+
+
+class FastLeg(Leg):
+    __slots__ = ("c",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.c = FpLeg()
+        self.c.fd = self.c.out_fd = -1
+        super().__init__(*args, **kwargs)
+
+    # -- the decision: written by the core, read by the data plane ----------------------
+    @property
+    def fast_ssrc(self) -> bytes | None:
+        return _SLOT["fast_ssrc"].__get__(self, Leg)  # type: ignore[no-any-return]
+
+    @fast_ssrc.setter
+    def fast_ssrc(self, value: bytes | None) -> None:
+        _SLOT["fast_ssrc"].__set__(self, value)
+        if value is None or len(value) != 4:
+            self.c.armed = 0
+        else:
+            self.c.fast_ssrc = int.from_bytes(value, _BYTEORDER)
+            self.c.armed = 1
+
+    @property
+    def latched(self) -> Any:
+        return _SLOT["latched"].__get__(self, Leg)
+
+    @latched.setter
+    def latched(self, value: Any) -> None:
+        _SLOT["latched"].__set__(self, value)
+        key = ipv4_key(value)
+        if key is None:
+            self.c.latched_ok = 0
+        else:
+            self.c.latched_ip, self.c.latched_port = key
+            self.c.latched_ok = 1
+
+    @property
+    def forward_to(self) -> Any:
+        return _SLOT["forward_to"].__get__(self, Leg)
+
+    @forward_to.setter
+    def forward_to(self, value: Any) -> None:
+        _SLOT["forward_to"].__set__(self, value)
+        key = ipv4_key(value)
+        if key is None:
+            self.c.fwd_ok = 0
+        else:
+            self.c.fwd_ip, self.c.fwd_port = key
+            self.c.fwd_ok = 1
+
+    @property
+    def b1map(self) -> tuple[int, ...]:
+        return _SLOT["b1map"].__get__(self, Leg)  # type: ignore[no-any-return]
+
+    @b1map.setter
+    def b1map(self, value: tuple[int, ...]) -> None:
+        _SLOT["b1map"].__set__(self, value)
+        self.c.b1map[:] = value
+
+    @property
+    def max_bytes(self) -> int:
+        return _SLOT["max_bytes"].__get__(self, Leg)  # type: ignore[no-any-return]
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        _SLOT["max_bytes"].__set__(self, value)
+        self.c.max_bytes = value
+
+    @property
+    def seq_off(self) -> int:
+        value: int = self.c.seq_off
+        return value
+
+    @seq_off.setter
+    def seq_off(self, value: int) -> None:
+        self.c.seq_off = value
+
+    @property
+    def ts_off(self) -> int:
+        value: int = self.c.ts_off
+        return value
+
+    @ts_off.setter
+    def ts_off(self, value: int) -> None:
+        self.c.ts_off = value
+
+    @property
+    def out_ssrc(self) -> int:
+        value: int = self.c.out_ssrc
+        return value
+
+    @out_ssrc.setter
+    def out_ssrc(self, value: int) -> None:
+        self.c.out_ssrc = value
+
+    # -- what the data plane updates: shared with the core's own paths ------------------
+    @property
+    def last_seen(self) -> float:
+        value: float = self.c.last_seen
+        return value
+
+    @last_seen.setter
+    def last_seen(self, value: float) -> None:
+        self.c.last_seen = value
+
+    @property
+    def packets(self) -> int:
+        value: int = self.c.packets
+        return value
+
+    @packets.setter
+    def packets(self, value: int) -> None:
+        self.c.packets = value
+
+    @property
+    def octets(self) -> int:
+        value: int = self.c.octets
+        return value
+
+    @octets.setter
+    def octets(self, value: int) -> None:
+        self.c.octets = value
+
+    @property
+    def last_out(self) -> bytes | None:
+        """The header of the last packet sent (the core reads its sequence number and
+        timestamp only)."""
+        c = self.c
+        return bytes(c.last_hdr) if c.has_last else None
+
+    @last_out.setter
+    def last_out(self, value: bytes | None) -> None:
+        c = self.c
+        if value is None or len(value) < 12:
+            c.has_last = 0
+        else:
+            ctypes.memmove(c.last_hdr, value, 12)
+            c.has_last = 1
+
+    def stats(self) -> LegStats:
+        stats = super().stats()
+        c = self.c
+        if not c.send_errors:
+            return stats
+        drops = dict(stats.drops)
+        drops["send_error"] = drops.get("send_error", 0) + c.send_errors
+        return dataclasses.replace(
+            stats, packets_in=stats.packets_in + c.send_errors,
+            bytes_in=stats.bytes_in + c.send_error_octets, drops=drops,
+        )
