@@ -2,8 +2,10 @@
 
 Each call is relayed both ways at 50 packets/s (172-byte RTP packets: 160 bytes of
 payload every 20 ms), so N calls are 100·N packets/s through the relay. The relay
-process (`media.aio.RelayBackend` under uvloop, with the switch's GC settings) runs
-pinned to CPU 0. The load generator is a small C program (`bench/rtpgen.c`, compiled
+process runs pinned to CPU 0, under uvloop with the switch's GC settings. Three relays
+step up side by side: `ours` (`media.aio.RelayBackend` as the switch runs it, with the
+C data plane of `media.fastpath`), `ours-py` (the same with `data_plane=False`: every
+datagram through asyncio and the Python core) and `uvloop-min` (below). The load generator is a small C program (`bench/rtpgen.c`, compiled
 here with gcc into a temporary directory; on a fresh Debian `apt-get install
 build-essential`), pinned to CPU 1: it plays every phone A and B from two sockets with
 sendmmsg/recvmmsg. A Python generator cannot drive this: the full run first measures
@@ -79,9 +81,9 @@ per-datagram kernel path costs several times that of the machine behind the issu
 "160,000 packets/s" figure. Plain asyncio (--loop asyncio) saturates below 400 calls.
 
 JSON keys (flat): max_calls, packets_per_s, loss_ratio, p99_added_ms, kb_per_call
-(ours at max_calls), p50_added_ms, cpu_ratio, baseline_max_calls,
-baseline_packets_per_s, baseline_kb_per_call, python_generator_pps, seconds_per_step,
-loop.
+(ours at max_calls), p50_added_ms, cpu_ratio, python_path_max_calls,
+python_path_packets_per_s, baseline_max_calls, baseline_packets_per_s,
+baseline_kb_per_call, python_generator_pps, seconds_per_step, loop.
 """
 
 from __future__ import annotations

@@ -109,7 +109,10 @@ def show(step: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    args = ladder_arguments(__doc__.split("\n\n")[0]).parse_args()
+    parser = ladder_arguments(__doc__.split("\n\n")[0])
+    parser.add_argument("--relay", choices=("ours", "ours-py"), default="ours",
+                        help="ours-py: without the C data plane (datagrams via asyncio)")
+    args = parser.parse_args()
     if not registry.transcodable() >= {"G729", "PCMA"}:
         raise SystemExit("G.729 needs libbcg729 (apt-get install libbcg729-0)")
 
@@ -140,7 +143,7 @@ def main() -> int:
             result: dict[str, Any] = {}
             clean_failures = 0
             for _attempt in range(retries + 1):
-                result = judge(run_step(binary, "ours", calls, seconds, workdir, args.ports,
+                result = judge(run_step(binary, args.relay, calls, seconds, workdir, args.ports,
                                         "uvloop", quiet, codecs=CODECS, payloads=payloads))
                 show(result)
                 # As in bench/rtp_relay.py: a disturbed step is run again, and so is a

@@ -745,13 +745,19 @@ class Leg:
             if remote is None:
                 peer.fast_ssrc = _DISARMED
 
+    def relayed(self) -> tuple[int, int]:
+        """Packets and octets received here and relayed to the peer's phone."""
+        return self.packets, self.octets
+
     def stats(self) -> LegStats:
         jitter_ms = None if self.jitter is None else 1000.0 * self.jitter / self.clock_rate
+        packets, octets = self.relayed()
+        packets_out, octets_out = self.peer.relayed()
         return LegStats(
-            packets_in=self.packets + sum(self.drops.values()),
-            bytes_in=self.octets + self.drop_octets,
-            packets_out=self.peer.packets,
-            bytes_out=self.peer.octets,
+            packets_in=packets + sum(self.drops.values()),
+            bytes_in=octets + self.drop_octets,
+            packets_out=packets_out,
+            bytes_out=octets_out,
             drops={**self.drops, **self.rtcp_drops},
             remote=None if self.latched is None else (self.latched[0], self.latched[1]),
             rtcp_packets=self.rtcp_packets,

@@ -1,12 +1,12 @@
 """A relay `Leg` whose fast-path state lives in a C struct the data plane reads.
 
 `FastLeg` is `media.relay.Leg` with the fields the per-packet decision depends on
-(armed SSRC, latched source, destination, byte-1 table, offsets, output SSRC) and the
-fields the fast path updates (arrival time, counters, last header sent) stored in an
-`FpLeg` that `rtpfast.c` reads and writes. Every write the core makes goes through a
-property into the struct, so the C side relays exactly what the core's own fast path
-would, and the core sees the C side's counters as its own. Nothing else changes: the
-core still decides everything; packets it has not armed for are punted to it.
+(armed SSRC, latched source, destination, byte-1 table, offsets, output SSRC) mirrored
+into an `FpLeg` that `rtpfast.c` reads: every write the core makes to them goes through
+a property into the struct, so the C side relays exactly what the core's own fast path
+would. What both paths update (arrival time, counters, last header sent) each keeps
+separately, and the core reads them combined. Nothing else changes: the core still
+decides everything; packets it has not armed for are punted to it.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def ipv4_key(addr: Any) -> tuple[int, int] | None:
 
 # The Leg slots the properties below keep their Python values in.
 _SLOT = {name: Leg.__dict__[name] for name in
-         ("fast_ssrc", "latched", "forward_to", "b1map", "max_bytes")}
+         ("fast_ssrc", "latched", "forward_to", "b1map", "max_bytes", "last_seen", "last_out")}
 
 
 class FastLeg(Leg):
@@ -167,49 +167,36 @@ class FastLeg(Leg):
     def out_ssrc(self, value: int) -> None:
         self.c.out_ssrc = value
 
-    # -- what the data plane updates: shared with the core's own paths ------------------
+    # -- what both paths update: each keeps its own, read together ----------------------
+    # The Python path writes only its slots (no ctypes per packet on the transcoding and
+    # listening paths, which never reach C); readers combine the two.
     @property
     def last_seen(self) -> float:
-        value: float = self.c.last_seen
-        return value
+        python: float = _SLOT["last_seen"].__get__(self, Leg)
+        c: float = self.c.last_seen
+        return c if c > python else python
 
     @last_seen.setter
     def last_seen(self, value: float) -> None:
-        self.c.last_seen = value
-
-    @property
-    def packets(self) -> int:
-        value: int = self.c.packets
-        return value
-
-    @packets.setter
-    def packets(self, value: int) -> None:
-        self.c.packets = value
-
-    @property
-    def octets(self) -> int:
-        value: int = self.c.octets
-        return value
-
-    @octets.setter
-    def octets(self, value: int) -> None:
-        self.c.octets = value
+        _SLOT["last_seen"].__set__(self, value)
 
     @property
     def last_out(self) -> bytes | None:
-        """The header of the last packet sent (the core reads its sequence number and
-        timestamp only)."""
+        """The last packet sent, or its header when C sent it (the core reads its
+        sequence number and timestamp only)."""
         c = self.c
-        return bytes(c.last_hdr) if c.has_last else None
+        if c.has_last:  # C relayed a packet after the core's last write
+            return bytes(c.last_hdr)
+        return _SLOT["last_out"].__get__(self, Leg)  # type: ignore[no-any-return]
 
     @last_out.setter
     def last_out(self, value: bytes | None) -> None:
+        _SLOT["last_out"].__set__(self, value)
+        self.c.has_last = 0
+
+    def relayed(self) -> tuple[int, int]:
         c = self.c
-        if value is None or len(value) < 12:
-            c.has_last = 0
-        else:
-            ctypes.memmove(c.last_hdr, value, 12)
-            c.has_last = 1
+        return self.packets + c.packets, self.octets + c.octets
 
     def stats(self) -> LegStats:
         stats = super().stats()

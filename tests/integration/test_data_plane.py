@@ -243,9 +243,18 @@ def test_the_leg_mirror_keeps_ipv6_and_disarmed_legs_in_python() -> None:
     leg.latched = ("127.0.0.1", 5000)
     assert leg.c.latched_ok == 1 and leg.c.latched_port == socket.htons(5000)
     leg.last_out = rtp(5, 6, 7, 0, False, b"xyz")
-    assert leg.last_out == rtp(5, 6, 7, 0, False, b"")
+    assert leg.last_out == rtp(5, 6, 7, 0, False, b"xyz")
+    leg.c.last_hdr[:] = rtp(8, 9, 7, 0, False, b"")  # as if C then relayed one
+    leg.c.has_last = 1
+    assert leg.last_out == rtp(8, 9, 7, 0, False, b"")
+    leg.last_out = None  # the core writes again: its value wins
+    assert leg.last_out is None and leg.c.has_last == 0
+    leg.last_seen = 5.0
+    leg.c.last_seen = 7.0
+    assert leg.last_seen == 7.0
     leg.packets += 3
-    assert leg.stats().packets_in == 3
+    leg.c.packets, leg.c.octets = 2, 100
+    assert leg.relayed() == (5, leg.octets + 100) and leg.stats().packets_in == 5
 
 
 def test_a_busy_plane_polls_on_an_interval_then_waits_again() -> None:
