@@ -5,11 +5,12 @@ payload every 20 ms), so N calls are 100·N packets/s through the relay. The rel
 process runs pinned to CPU 0, under uvloop with the switch's GC settings. Three relays
 step up side by side: `ours` (`media.aio.RelayBackend` as the switch runs it, with the
 C data plane of `media.fastpath`), `ours-py` (the same with `data_plane=False`: every
-datagram through asyncio and the Python core) and `uvloop-min` (below). The load generator is a small C program (`bench/rtpgen.c`, compiled
-here with gcc into a temporary directory; on a fresh Debian `apt-get install
-build-essential`), pinned to CPU 1: it plays every phone A and B from two sockets with
-sendmmsg/recvmmsg. A Python generator cannot drive this: the full run first measures
-how many packets/s one core of Python sends *and* receives doing nothing else (about
+datagram through asyncio and the Python core) and `uvloop-min` (below). The load
+generator is a small C program (`bench/rtpgen.c`, compiled here with gcc into a
+temporary directory; `make` installs gcc), pinned to CPU 1: it plays every phone A
+and B from two sockets with sendmmsg/recvmmsg. A Python generator cannot drive this: the
+full run first measures how many packets/s one core of Python sends *and* receives
+doing nothing else (about
 100,000-170,000 on the reference machine, depending on the moment), while 1,200 calls
 need 120,000 of each per second plus timestamping and checking every packet.
 

@@ -8,11 +8,12 @@ leg's latest SDP says (remote address, payload-type map, hold) after every excha
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from media.backend import LegAddress, LegMedia, LegName, MediaBackend
 from media.errors import MediaError, PortsExhausted
@@ -47,6 +48,17 @@ class _CallSdp:
     # Late offer: the callee's answer to the switch's own offer, kept until the caller
     # answers the switch's offer in its ACK.
     callee_answer: SessionDescription | None = None
+    # What each leg ("a", "b") last agreed: what the switch sent, what the phone sent,
+    # and which of the two was the answer. A re-INVITE without SDP is offered the same.
+    agreed: dict[str, _Agreed] = field(default_factory=dict)
+    refresh: SessionDescription | None = None  # the re-offer awaiting its answer
+
+
+@dataclass(slots=True, frozen=True)
+class _Agreed:
+    local: SessionDescription
+    remote: SessionDescription
+    answer: SessionDescription
 
 
 class CallMedia:
@@ -143,6 +155,8 @@ class CallMedia:
         if not leg_codecs(caller_answer)[0]:
             raise SdpRejected("the caller accepted no voice codec", 488)
         pt = payload_map(state.offer, caller_answer, state.sent, callee_answer)
+        state.agreed["a"] = _Agreed(state.offer, caller_answer, caller_answer)
+        state.agreed["b"] = _Agreed(state.sent, callee_answer, callee_answer)
         try:
             self._declare(call.call_id, "a", caller_answer, pt.b_to_a, self._media(caller_answer))
             self._declare(call.call_id, "b", callee_answer, pt.a_to_b,
@@ -205,6 +219,8 @@ class CallMedia:
         pt = payload_map(a_local, a_remote, b_local, b_remote)
         # Each leg's codec is the first voice codec of the answer on that leg.
         a_answer, b_answer = (reply, answered) if from_caller else (answered, reply)
+        state.agreed["a"] = _Agreed(a_local, a_remote, a_answer)
+        state.agreed["b"] = _Agreed(b_local, b_remote, b_answer)
         # The offerer holds (sendonly, inactive, c=0.0.0.0): the other party hears music.
         offer_audio = state.offer.audio()
         holds = offer_audio is not None and state.offer.is_held(offer_audio)
@@ -215,6 +231,44 @@ class CallMedia:
         except MediaError as exc:
             raise SdpRejected(f"media: {exc}", 500) from None
         return reply.to_bytes()
+
+    # -- re-INVITE without SDP -------------------------------------------------------------
+    def refresh_offer(self, call: Call, to_caller: bool) -> bytes:
+        """Offer one leg's phone what it last agreed to, as a new version (RFC 6337 §5.3:
+        the offer in a 2xx to an SDP-less re-INVITE reflects the session in progress)."""
+        state = self._state(call)
+        leg = "a" if to_caller else "b"
+        agreed = state.agreed.get(leg)
+        if agreed is None:
+            raise SdpRejected("no media agreed on this leg yet", 488)
+        origin = state.a_origin if to_caller else state.b_origin
+        offer = dataclasses.replace(agreed.local, origin=origin.next())
+        state.refresh = offer
+        return offer.to_bytes()
+
+    def refresh_answer(self, call: Call, from_caller: bool, answer: bytes) -> None:
+        """The phone's answer (in its ACK) to `refresh_offer`: its address, payload types
+        and codec may have changed; the other leg's media stays as it was."""
+        state = self._state(call)
+        offer, state.refresh = state.refresh, None
+        if offer is None:
+            raise SdpRejected("no re-offer is awaiting an answer", 488)
+        answered = _parse(answer)
+        if not leg_codecs(answered)[0]:
+            raise SdpRejected("the answer accepts no voice codec", 488)
+        leg: LegName = "a" if from_caller else "b"
+        other: LegName = "b" if from_caller else "a"
+        state.agreed[leg] = _Agreed(offer, answered, answered)
+        a, b = state.agreed["a"], state.agreed["b"]
+        pt = payload_map(a.local, a.remote, b.local, b.remote)
+        audio = answered.audio()
+        holds = audio is not None and answered.is_held(audio)
+        try:
+            self._declare(call.call_id, "a", a.remote, pt.b_to_a, self._media(a.answer))
+            self._declare(call.call_id, "b", b.remote, pt.a_to_b, self._media(b.answer))
+            self.backend.hold_music(call.call_id, other, holds)
+        except MediaError as exc:
+            raise SdpRejected(f"media: {exc}", 500) from None
 
     def _media(self, answer: SessionDescription) -> LegMedia | None:
         """What the backend needs to transcode this leg, if its codec allows it."""

@@ -8,7 +8,8 @@ extension, and forked in parallel to every registered contact of the callee (leg
 the switch is UAC; one Call-ID and From tag for all forks, one client transaction per
 contact). The first 2xx wins: the other forks are cancelled, the winner is ACKed, and
 the caller gets a 200 whose SDP points at the switch's media relay. Either side's BYE
-ends both dialogs; re-INVITEs (hold/resume) are passed through with SDP rewritten;
+ends both dialogs; re-INVITEs (hold/resume) are passed through with SDP rewritten (one
+without SDP is answered by the switch itself with an offer of the leg's current media);
 CANCEL, busy, no answer, unknown and unregistered callees end in the statuses a
 telephone engineer expects (487, 486, 480, 404, 480).
 
@@ -67,6 +68,13 @@ class SdpPlanner(Protocol):
     def reoffer(self, call: Call, from_caller: bool, offer: bytes) -> bytes: ...
 
     def reanswer(self, call: Call, from_caller: bool, answer: bytes) -> bytes: ...
+
+    # A re-INVITE without SDP (a session refresh, or a phone asking for an offer): the
+    # switch offers that leg its current media in the 200 and reads the answer in the
+    # ACK, without disturbing the other leg (RFC 3261 §14.2, RFC 6337 §5.3).
+    def refresh_offer(self, call: Call, to_caller: bool) -> bytes: ...
+
+    def refresh_answer(self, call: Call, from_caller: bool, answer: bytes) -> None: ...
 
     def release(self, call: Call) -> None: ...
 
@@ -145,6 +153,9 @@ class Call:
     media: dict[str, object] = field(default_factory=dict)  # for the SDP planner
     hangup_side: str | None = None
     late_offer: bool = False  # the caller's INVITE had no SDP: its answer comes in the ACK
+    # A re-INVITE without SDP was answered with an offer: the side whose ACK carries the
+    # answer ("caller" / "callee"), None when no such answer is awaited.
+    refresh_from: str | None = None
 
 
 def best_status(statuses: list[int]) -> int:
@@ -436,6 +447,23 @@ class CallManager:
             call.ok_next = call.ok_give_up = None
             if call.late_offer:
                 self._late_answer(call, request, now, wall)
+        elif call.refresh_from == ("caller" if from_caller else "callee"):
+            call.refresh_from = None
+            self._refresh_answer(call, from_caller, request)
+
+    def _refresh_answer(self, call: Call, from_caller: bool, ack: Request) -> None:
+        """The answer to the offer in the 200 of a re-INVITE without SDP. Without a usable
+        one the session goes on as it was: it still is what both sides last agreed."""
+        side = "caller" if from_caller else "callee"
+        try:
+            if not ack.body:
+                raise SdpRejected("the ACK carries no answer to the offer in the 200")
+            self.sdp.refresh_answer(call, from_caller, ack.body)
+            log.info("call %s: the %s refreshed its session (re-INVITE without SDP)",
+                     call.call_id, side)
+        except SdpRejected as exc:
+            log.warning("call %s: the %s's answer to the switch's re-offer is unusable (%s);"
+                        " media unchanged", call.call_id, side, exc)
 
     def _late_answer(self, call: Call, ack: Request, now: float, wall: float) -> None:
         """The caller's answer to the offer in our 200 (§13.2.1: it MUST be in the ACK)."""
@@ -534,7 +562,13 @@ class CallManager:
         if request.contacts():
             dialog.remote_target = (request.contacts() or [])[0].uri_text
         if not request.body:
-            self._reply(txn, 488, "Offer Required", now, dialog)
+            try:
+                offer = self.sdp.refresh_offer(call, from_caller)
+            except SdpRejected as exc:
+                self._reply(txn, exc.status, None, now, dialog)
+                return
+            call.refresh_from = "caller" if from_caller else "callee"
+            self._reply(txn, 200, None, now, dialog, body=offer)
             return
         try:
             offer = self.sdp.reoffer(call, from_caller, request.body)

@@ -140,6 +140,21 @@ def test_hold_and_resume_by_reinvite(switch: SwitchProcess, tmp_path: Path) -> N
     assert wait_closed(switch)["disposition"] == "ANSWERED"
 
 
+@pytest.mark.peer("sipp", "call, re-INVITE without SDP (session refresh)")
+def test_session_refresh_by_reinvite_without_sdp(switch: SwitchProcess, tmp_path: Path) -> None:
+    """The switch offers the caller its current media in the 200 and takes the answer
+    (a new media port) from the ACK; the callee (SIPp UAS expecting only INVITE, ACK and
+    BYE) never sees the refresh."""
+    callee = Callee(switch, tmp_path / "uas", "call_uas.xml")
+    ok, log = caller(switch, tmp_path / "uac", "call_uac_auth_refresh.xml",
+                     extra=["-d", "300"])
+    assert ok, log
+    rc, uas_log = callee.result()
+    assert rc == 0, uas_log
+    assert wait_closed(switch)["disposition"] == "ANSWERED"
+    assert switch.wait_for_log("the caller refreshed its session"), switch.log_text()
+
+
 @pytest.mark.peer("sipp", "call, callee busy (486)")
 def test_busy_callee(switch: SwitchProcess, tmp_path: Path) -> None:
     callee = Callee(switch, tmp_path / "uas", "call_uas_busy.xml")

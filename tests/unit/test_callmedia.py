@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from media.backend import LegAddress, LegMedia
 from media.recording.policy import RecordingConfig, RecordingPolicy
 from switch.callmedia import CallMedia
+from switch.calls import SdpRejected
 from switch.sdp import parse_sdp
 
 LINPHONE_G729 = (
@@ -124,3 +127,48 @@ def test_late_offer_the_switch_offers_both_ways_and_declares_after_the_ack() -> 
         "8 101", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"))
     assert media_of(backend, "a") == LegMedia(codec="PCMA", payload_type=8,
                                               decode={8: "PCMA"}, telephone_event=101)
+
+
+def test_reinvite_without_sdp_reoffers_what_the_leg_agreed_and_reads_the_ack() -> None:
+    """The callee refreshes its session with an SDP-less re-INVITE: it is offered its
+    current media (same codecs and payload types, the relay's address, o= version one
+    up); its answer moves its address and telephone-event type, mapped for the caller."""
+    backend = FakeBackend()
+    planner = CallMedia(backend)  # type: ignore[arg-type]
+    call = FakeCall()
+    pcmu = LINPHONE_G729.replace("18 101", "0 101").replace(
+        "a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=yes\r\n", "a=rtpmap:0 PCMU/8000\r\n")
+    sent = parse_sdp(planner.offer_to_callee(call, pcmu.encode()))  # type: ignore[arg-type]
+    planner.answer_to_caller(call, answer(  # type: ignore[arg-type]
+        "0 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"))
+    refresh = parse_sdp(planner.refresh_offer(call, False))  # type: ignore[arg-type]
+    assert refresh.audio().formats == sent.audio().formats  # type: ignore[union-attr]
+    assert refresh.audio_target() == ("10.0.0.1", 20002)
+    assert refresh.origin.version == sent.origin.version + 1
+    assert refresh.origin.session_id == sent.origin.session_id
+    backend.updates.clear()
+    moved = answer("0 96", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event/8000\r\n")
+    planner.refresh_answer(call, False, moved.replace(b"9000", b"9100"))  # type: ignore[arg-type]
+    updates = dict(backend.updates)
+    assert updates["b"]["remote"] == ("192.0.2.20", 9100)
+    assert updates["a"]["pt_map"] == {96: 101}  # the callee's events, as the caller knows them
+    assert updates["b"]["pt_map"] == {101: 96}
+    assert backend.music[-1] == ("a", False)
+
+
+def test_a_refresh_answer_without_a_pending_offer_or_voice_is_refused() -> None:
+    backend = FakeBackend()
+    planner = CallMedia(backend)  # type: ignore[arg-type]
+    call = FakeCall()
+    planner.offer_to_callee(call, LINPHONE_G729.encode())  # type: ignore[arg-type]
+    with pytest.raises(SdpRejected):
+        planner.refresh_offer(call, True)  # type: ignore[arg-type]  # nothing agreed yet
+    g729 = answer("18", "a=rtpmap:18 G729/8000\r\n")
+    planner.answer_to_caller(call, g729)  # type: ignore[arg-type]
+    g729 = answer("18", "a=rtpmap:18 G729/8000\r\n")
+    with pytest.raises(SdpRejected, match="no re-offer"):
+        planner.refresh_answer(call, True, g729)  # type: ignore[arg-type]
+    planner.refresh_offer(call, True)  # type: ignore[arg-type]
+    events_only = answer("101", "a=rtpmap:101 telephone-event/8000\r\n")
+    with pytest.raises(SdpRejected, match="no voice codec"):
+        planner.refresh_answer(call, True, events_only)  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ class RecordingSdp:
         self.reject = False
         self.digits: list[tuple[str, bool, str, int]] = []
         self.late_answers: list[bytes] = []
+        self.refresh_answers: list[tuple[bool, bytes]] = []
 
     def offer_to_callee(self, call: Call, offer: bytes) -> bytes:
         if self.reject:
@@ -74,6 +75,14 @@ class RecordingSdp:
         if answer == b"bad":
             raise SdpRejected("unusable", 488)
         self.late_answers.append(answer)
+
+    def refresh_offer(self, call: Call, to_caller: bool) -> bytes:
+        return b"refresh-to-" + (b"caller" if to_caller else b"callee")
+
+    def refresh_answer(self, call: Call, from_caller: bool, answer: bytes) -> None:
+        if answer == b"bad":
+            raise SdpRejected("unusable", 488)
+        self.refresh_answers.append((from_caller, answer))
 
 
 @dataclass
@@ -447,6 +456,28 @@ def test_reinvite_hold_passes_through_with_rewritten_sdp() -> None:
     assert requests(to(out, BOB), "ACK")
     ok = [m for m in to(out, ALICE.remote) if isinstance(m, Response)][0]
     assert ok.status == 200 and ok.body == b"reanswer:" + ANSWER
+
+
+@pytest.mark.parametrize("ack_body", [b"refreshed", b"", b"bad"])
+def test_reinvite_without_sdp_is_offered_the_current_media(ack_body: bytes) -> None:
+    """RFC 3261 §14.2: the switch answers an SDP-less re-INVITE itself with an offer and
+    takes the answer from the ACK; the callee is not disturbed, and a missing or bad
+    answer leaves the session as it was (no BYE)."""
+    switch, caller, _ = answered_call()
+    out = switch.send(caller.in_dialog("INVITE", body=b""), ALICE)
+    assert to(out, BOB) == []
+    (ok,) = to(out, ALICE.remote)
+    assert isinstance(ok, Response) and ok.status == 200 and ok.body == b"refresh-to-caller"
+    assert ok.get("Content-Type") == "application/sdp" and ok.contacts()
+    out = switch.send(caller.in_dialog("ACK", cseq=caller.cseq, body=ack_body), ALICE)
+    assert to(out, BOB) == [] and to(out, ALICE.remote) == []
+    expected = [(True, ack_body)] if ack_body == b"refreshed" else []
+    assert switch.sdp.refresh_answers == expected
+    # The call goes on: a second ACK answers nothing, BYE still ends both legs.
+    switch.send(caller.in_dialog("ACK", cseq=caller.cseq, body=b"late"), ALICE)
+    assert switch.sdp.refresh_answers == expected
+    out = switch.send(caller.in_dialog("BYE"), ALICE)
+    assert requests(to(out, BOB), "BYE")
 
 
 def test_reinvite_glare_gets_491() -> None:
