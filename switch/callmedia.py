@@ -52,6 +52,9 @@ class _CallSdp:
     # and which of the two was the answer. A re-INVITE without SDP is offered the same.
     agreed: dict[str, _Agreed] = field(default_factory=dict)
     refresh: SessionDescription | None = None  # the re-offer awaiting its answer
+    # Early media: the answer the caller got in a 183. The 200 must repeat it unchanged
+    # (RFC 6337 §3.1.1), whichever fork answers in the end.
+    early: SessionDescription | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -167,9 +170,48 @@ class CallMedia:
 
     # -- early offer -----------------------------------------------------------------
     def answer_to_caller(self, call: Call, answer: bytes) -> bytes:
-        reply = self._answer(call, from_caller=True, answer=answer)
+        state = self._state(call)
+        if state.early is not None:
+            reply = self._after_early(call, state, state.early, answer)
+        else:
+            reply = self._answer(call, from_caller=True, answer=answer)
         self._start_recording(call)
         return reply
+
+    def early_answer_to_caller(self, call: Call, answer: bytes) -> bytes:
+        """A callee's 18x with SDP: answer the caller now (for its 183) and relay the
+        early media (ringback, announcements) both ways before the call is answered."""
+        state = self._state(call)
+        reply = self._answer(call, from_caller=True, answer=answer)
+        state.early = _parse(reply)
+        return reply
+
+    def _after_early(self, call: Call, state: _CallSdp, early: SessionDescription,
+                     answer: bytes) -> bytes:
+        """The 200 after early media: the caller keeps the answer of the 183; the leg
+        towards the callee takes the 200's answer (maybe another fork, another codec:
+        then the relay transcodes). A 200 without SDP (some phones send the answer only
+        in their 183) leaves the early media's legs as they are."""
+        if not answer.strip():
+            return early.to_bytes()
+        answered = _parse(answer)
+        voice, _ = leg_codecs(answered)
+        if not voice:
+            raise SdpRejected("the callee accepted no voice codec", 488)
+        caller_media, callee_media = self._media(early), self._media(answered)
+        if ((caller_media is None) != (callee_media is None)
+                or (caller_media is None and leg_codecs(early)[0][:1] != voice[:1])):
+            raise SdpRejected("the answer differs from the early media's and cannot be"
+                              " transcoded to it", 488)
+        pt = payload_map(early, state.offer, state.sent, answered)
+        state.agreed["a"] = _Agreed(early, state.offer, early)
+        state.agreed["b"] = _Agreed(state.sent, answered, answered)
+        try:
+            self._declare(call.call_id, "a", state.offer, pt.b_to_a, caller_media)
+            self._declare(call.call_id, "b", answered, pt.a_to_b, callee_media)
+        except MediaError as exc:
+            raise SdpRejected(f"media: {exc}", 500) from None
+        return early.to_bytes()
 
     def _start_recording(self, call: Call) -> None:
         policy = self.recording

@@ -65,6 +65,10 @@ class SdpPlanner(Protocol):
 
     def answer_to_caller(self, call: Call, answer: bytes) -> bytes: ...
 
+    # Early media: a callee's 18x with SDP is answered to the caller in a 183 and its
+    # media relayed before the 200 (whose answer to the caller must be the same).
+    def early_answer_to_caller(self, call: Call, answer: bytes) -> bytes: ...
+
     def reoffer(self, call: Call, from_caller: bool, offer: bytes) -> bytes: ...
 
     def reanswer(self, call: Call, from_caller: bool, answer: bytes) -> bytes: ...
@@ -128,6 +132,17 @@ class PendingReinvite:
 
 
 @dataclass(eq=False, slots=True)
+class PendingOk:
+    """A 2xx to a re-INVITE, retransmitted by the switch until its ACK (§13.3.1.4)."""
+
+    from_caller: bool
+    txn: ServerTransaction
+    response: Response
+    cseq: int
+    interval: float
+
+
+@dataclass(eq=False, slots=True)
 class Call:
     call_id: str  # the caller's Call-ID: the CDR key
     caller: str
@@ -149,6 +164,7 @@ class Call:
     ring_deadline: float | None = None
     end_deadline: float | None = None
     ringing_sent: bool = False
+    early_media: bool = False  # the caller got a 183 with the answer to its offer
     reinvite: PendingReinvite | None = None
     media: dict[str, object] = field(default_factory=dict)  # for the SDP planner
     hangup_side: str | None = None
@@ -156,6 +172,9 @@ class Call:
     # A re-INVITE without SDP was answered with an offer: the side whose ACK carries the
     # answer ("caller" / "callee"), None when no such answer is awaited.
     refresh_from: str | None = None
+    reok: PendingOk | None = None  # our 2xx to a re-INVITE, until it is ACKed
+    reok_next: float | None = None
+    reok_give_up: float | None = None
 
 
 def best_status(statuses: list[int]) -> int:
@@ -251,6 +270,16 @@ class CallManager:
                 log.info("call %s: caller never ACKed the 200; ending it", call.call_id)
                 call.ok_next = call.ok_give_up = None
                 self._hangup(call, now, wall, side="switch", cause=408)
+            reok = call.reok
+            if reok is not None and call.reok_next is not None and now >= call.reok_next:
+                self.transactions.respond(reok.txn, reok.response, now)
+                reok.interval = min(2 * reok.interval, self.t2)
+                self._arm(call, "reok_next", now + reok.interval)
+            if call.reok_give_up is not None and now >= call.reok_give_up:
+                log.info("call %s: the %s never ACKed the 200 to its re-INVITE; ending it",
+                         call.call_id, "caller" if reok and reok.from_caller else "callee")
+                call.reok, call.reok_next, call.reok_give_up = None, None, None
+                self._hangup(call, now, wall, side="switch", cause=408)
             if call.end_deadline is not None and now >= call.end_deadline:
                 call.end_deadline = None
                 log.info("call %s: maximum duration reached", call.call_id)
@@ -318,6 +347,22 @@ class CallManager:
         txn = self.transactions.send_request(invite, flow, now, context=call)
         call.forks.append(Fork(binding=binding, dialog=dialog, txn=txn, invite=invite))
 
+    def _early_media(self, call: Call, response: Response, now: float) -> None:
+        """The first 18x with SDP from any fork: 183 with the answer to the caller, and
+        the relay carries that fork's early media. (With a late offer there is nothing
+        to answer yet, and an offer may not go in an unreliable 18x: the caller gets 180.)"""
+        try:
+            answer = self.sdp.early_answer_to_caller(call, response.body)
+        except SdpRejected as exc:
+            log.info("call %s: early media unusable (%s); ringing instead", call.call_id, exc)
+            if not call.ringing_sent:
+                call.ringing_sent = True
+                self._respond(call, 180, now)
+            return
+        call.early_media = call.ringing_sent = True
+        log.info("call %s: early media from the callee (%d)", call.call_id, response.status)
+        self.transactions.respond(call.a_txn, self._make_response(call, 183, body=answer), now)
+
     # -- responses on leg B -------------------------------------------------------------
     def on_response(self, txn: ClientTransaction, response: Response, now: float,
                     wall: float) -> None:
@@ -341,7 +386,11 @@ class CallManager:
                 fork.provisional = True
                 if fork.cancel_when_provisional:
                     self._send_cancel(fork, now)
-                elif call.state is State.ROUTING and not call.ringing_sent:
+                    return
+            if status > 100 and call.state is State.ROUTING and not fork.cancel_when_provisional:
+                if response.body and not call.late_offer and not call.early_media:
+                    self._early_media(call, response, now)
+                elif not call.ringing_sent:
                     call.ringing_sent = True
                     self._respond(call, 180, now)
             return
@@ -447,7 +496,12 @@ class CallManager:
             call.ok_next = call.ok_give_up = None
             if call.late_offer:
                 self._late_answer(call, request, now, wall)
-        elif call.refresh_from == ("caller" if from_caller else "callee"):
+            return
+        reok = call.reok
+        if reok is None or reok.from_caller != from_caller or request.cseq.number != reok.cseq:
+            return  # a retransmitted or stray ACK
+        call.reok, call.reok_next, call.reok_give_up = None, None, None
+        if call.refresh_from == ("caller" if from_caller else "callee"):
             call.refresh_from = None
             self._refresh_answer(call, from_caller, request)
 
@@ -568,7 +622,7 @@ class CallManager:
                 self._reply(txn, exc.status, None, now, dialog)
                 return
             call.refresh_from = "caller" if from_caller else "callee"
-            self._reply(txn, 200, None, now, dialog, body=offer)
+            self._reinvite_ok(call, from_caller, txn, offer, now)
             return
         try:
             offer = self.sdp.reoffer(call, from_caller, request.body)
@@ -603,7 +657,22 @@ class CallManager:
         except SdpRejected:
             self._reply(pending.server_txn, 488, None, now, origin)
             return
-        self._reply(pending.server_txn, 200, None, now, origin, body=answer)
+        self._reinvite_ok(call, pending.from_caller, pending.server_txn, answer, now)
+
+    def _reinvite_ok(self, call: Call, from_caller: bool, txn: ServerTransaction, body: bytes,
+                     now: float) -> None:
+        """200 to a re-INVITE, retransmitted (T1, doubling to T2) until the ACK and given
+        up after 64·T1 with BYE on both legs, as for the first INVITE (§13.3.1.4)."""
+        dialog = call.a_dialog if from_caller else call.b_dialog
+        request = txn.request
+        assert dialog is not None and request is not None
+        response = self._reply(txn, 200, None, now, dialog, body=body)
+        if response is None:
+            return
+        call.reok = PendingOk(from_caller=from_caller, txn=txn, response=response,
+                              cseq=request.cseq.number, interval=self.t1)
+        self._arm(call, "reok_next", now + self.t1)
+        self._arm(call, "reok_give_up", now + 64 * self.t1)
 
     # -- helpers ----------------------------------------------------------------------
     def _make_response(self, call: Call, status: int, reason: str | None = None,
@@ -623,9 +692,11 @@ class CallManager:
         self.transactions.respond(call.a_txn, response, now)
 
     def _reply(self, txn: ServerTransaction, status: int, reason: str | None, now: float,
-               dialog: Dialog, body: bytes = b"", *, after_commit: bool = False) -> None:
+               dialog: Dialog, body: bytes = b"", *, after_commit: bool = False
+               ) -> Response | None:
+        """Answer an in-dialog request; the response (None if the transaction is gone)."""
         if txn.request is None:
-            return
+            return None
         headers = [("Server", self.policy.user_agent)]
         if txn.request.method == "INVITE" and status < 300:
             headers.append(("Contact", dialog.contact))
@@ -637,6 +708,7 @@ class CallManager:
             self._held.append((txn, response))
         else:
             self.transactions.respond(txn, response, now)
+        return response
 
     def _fail_caller(self, call: Call, status: int, reason: str | None, now: float,
                      wall: float, *, disposition: str, side: str | None = None) -> None:
@@ -655,6 +727,7 @@ class CallManager:
     def _finish(self, call: Call) -> None:
         call.state = State.ENDED
         call.ring_deadline = call.ok_next = call.ok_give_up = call.end_deadline = None
+        call.reok = call.reok_next = call.reok_give_up = None
         self.sdp.release(call)
         self.calls.pop(call.call_id, None)
         self.by_b_call_id.pop(call.b_call_id, None)

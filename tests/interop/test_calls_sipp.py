@@ -155,6 +155,22 @@ def test_session_refresh_by_reinvite_without_sdp(switch: SwitchProcess, tmp_path
     assert switch.wait_for_log("the caller refreshed its session"), switch.log_text()
 
 
+@pytest.mark.peer("sipp", "call with early media (183 with SDP)")
+def test_early_media_reaches_the_caller_as_a_183_with_sdp(switch: SwitchProcess,
+                                                           tmp_path: Path) -> None:
+    """The callee's 183 with SDP: the caller must get a 183 with an answer (no 180),
+    then the 200; billing starts at the 200."""
+    callee = Callee(switch, tmp_path / "uas", "call_uas_early.xml")
+    ok, log = caller(switch, tmp_path / "uac", "call_uac_auth_early.xml",
+                     extra=["-d", "300"])
+    assert ok, log
+    rc, uas_log = callee.result()
+    assert rc == 0, uas_log
+    row = wait_closed(switch)
+    assert row["disposition"] == "ANSWERED" and float(row["billsec"]) < 5  # type: ignore[arg-type]
+    assert switch.wait_for_log("early media from the callee (183)"), switch.log_text()
+
+
 @pytest.mark.peer("sipp", "call, callee busy (486)")
 def test_busy_callee(switch: SwitchProcess, tmp_path: Path) -> None:
     callee = Callee(switch, tmp_path / "uas", "call_uas_busy.xml")

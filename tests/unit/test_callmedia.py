@@ -172,3 +172,29 @@ def test_a_refresh_answer_without_a_pending_offer_or_voice_is_refused() -> None:
     events_only = answer("101", "a=rtpmap:101 telephone-event/8000\r\n")
     with pytest.raises(SdpRejected, match="no voice codec"):
         planner.refresh_answer(call, True, events_only)  # type: ignore[arg-type]
+
+
+def test_early_media_then_another_fork_answers_in_another_codec() -> None:
+    """The caller's answer is fixed by the 183 (RFC 6337 §3.1.1): the 200 repeats it
+    byte for byte, and the callee leg takes the winning fork's address and codec."""
+    backend = FakeBackend()
+    planner = CallMedia(backend)  # type: ignore[arg-type]
+    call = FakeCall()
+    pcma = LINPHONE_G729.replace("18 101", "8 0 101").replace(
+        "a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=yes\r\n",
+        "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n")
+    planner.offer_to_callee(call, pcma.encode())  # type: ignore[arg-type]
+    early = planner.early_answer_to_caller(call, answer(  # type: ignore[arg-type]
+        "8 101", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"))
+    assert media_of(backend, "b").codec == "PCMA"  # type: ignore[union-attr]
+    assert backend.recordings == []
+    other_fork = answer("18 101", "a=rtpmap:18 G729/8000\r\n"
+                        "a=rtpmap:101 telephone-event/8000\r\n").replace(b"9000", b"9300")
+    final = planner.answer_to_caller(call, other_fork)  # type: ignore[arg-type]
+    assert final == early
+    updates = [kw for leg, kw in backend.updates if leg == "b"]
+    assert updates[-1]["remote"] == ("192.0.2.20", 9300)
+    assert media_of(backend, "b").codec == "G729"  # type: ignore[union-attr]
+    assert media_of(backend, "a").codec == "PCMA"  # type: ignore[union-attr]
+    # A 200 without SDP after the 183 keeps the early media as it is.
+    assert planner.answer_to_caller(call, b"") == early  # type: ignore[arg-type]

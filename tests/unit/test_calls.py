@@ -53,6 +53,11 @@ class RecordingSdp:
     def answer_to_caller(self, call: Call, answer: bytes) -> bytes:
         return b"to-caller:" + answer
 
+    def early_answer_to_caller(self, call: Call, answer: bytes) -> bytes:
+        if answer == b"bad":
+            raise SdpRejected("unusable", 488)
+        return b"early:" + answer
+
     def reoffer(self, call: Call, from_caller: bool, offer: bytes) -> bytes:
         return b"reoffer:" + offer
 
@@ -478,6 +483,62 @@ def test_reinvite_without_sdp_is_offered_the_current_media(ack_body: bytes) -> N
     assert switch.sdp.refresh_answers == expected
     out = switch.send(caller.in_dialog("BYE"), ALICE)
     assert requests(to(out, BOB), "BYE")
+
+
+def test_the_200_to_a_reinvite_is_retransmitted_until_the_ack() -> None:
+    """§13.3.1.4 for re-INVITEs too: T1, 2·T1, … until the ACK; nothing after it."""
+    switch, caller, _ = answered_call()
+    out = switch.send(caller.in_dialog("INVITE", body=b""), ALICE)
+    (ok,) = to(out, ALICE.remote)
+    out = switch.advance(0.6)
+    assert [m.status for m in to(out, ALICE.remote)] == [200]  # type: ignore[union-attr]
+    out = switch.advance(1.1)
+    assert [m.status for m in to(out, ALICE.remote)] == [200]  # type: ignore[union-attr]
+    switch.send(caller.in_dialog("ACK", cseq=caller.cseq, body=b"refreshed"), ALICE)
+    assert to(switch.advance(10.0), ALICE.remote) == []
+    assert switch.sdp.refresh_answers == [(True, b"refreshed")]
+
+
+def test_a_reinvite_200_never_acked_ends_the_call() -> None:
+    """64·T1 without the ACK: the session is ended with BYE on both legs."""
+    switch, caller, _ = answered_call()
+    switch.send(caller.in_dialog("INVITE", body=b""), ALICE)
+    out = switch.advance(31.0)
+    assert not requests(to(out, BOB), "BYE")
+    out = switch.advance(2.0)
+    assert requests(to(out, BOB), "BYE") and requests(to(out, ALICE.remote), "BYE")
+    assert switch.cdr.rows[caller.call_id]["side"] == "switch"
+
+
+def test_early_media_gets_a_183_with_the_answer_once() -> None:
+    """A callee's 183 with SDP: the caller gets 183 with the answer (once, and no 180
+    after it); the 200 then answers as usual."""
+    switch = Switch()
+    caller = Caller(switch)
+    (invite,) = requests(to(caller.place(), BOB), "INVITE")
+    out = switch.send(callee_response(invite, 183, body=ANSWER), bob_flow())
+    (early,) = to(out, ALICE.remote)
+    assert isinstance(early, Response) and early.status == 183
+    assert early.body == b"early:" + ANSWER and early.get("Content-Type") == "application/sdp"
+    out = switch.send(callee_response(invite, 180), bob_flow())
+    out += switch.send(callee_response(invite, 183, body=ANSWER), bob_flow())
+    assert to(out, ALICE.remote) == []
+    out = switch.send(callee_response(invite, 200, body=ANSWER), bob_flow())
+    ok = [m for m in to(out, ALICE.remote) if isinstance(m, Response)][0]
+    assert ok.status == 200 and ok.body == b"to-caller:" + ANSWER
+    assert switch.cdr.rows[caller.call_id].get("answer") is not None
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_unusable_or_late_offer_early_media_is_just_ringing(late: bool) -> None:
+    switch = Switch()
+    caller = Caller(switch)
+    if late:
+        caller.invite = functools.partial(caller.invite, body=b"")  # type: ignore[method-assign]
+    (invite,) = requests(to(caller.place(), BOB), "INVITE")
+    out = switch.send(callee_response(invite, 183, body=ANSWER if late else b"bad"),
+                      bob_flow())
+    assert statuses(to(out, ALICE.remote)) == [180]
 
 
 def test_reinvite_glare_gets_491() -> None:
