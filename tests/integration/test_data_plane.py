@@ -11,11 +11,9 @@ clock) and both relays must report the same statistics and digits. Real UDP sock
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import socket
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,8 +26,8 @@ from media.aio.dataplane import BUSY
 from media.backend import DigitReceived, LegMedia, MediaEvent, SessionStats
 from media.fastpath import load
 from media.fastpath.leg import FastLeg, ipv4_key
-from media.ports import PortAllocator
 from media.relay import RelayConfig
+from tests.support.ports import free_range
 
 HOST = "127.0.0.1"
 WAIT = 5.0
@@ -117,15 +115,6 @@ async def phone() -> Phone:
     _, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
         Phone, local_addr=(HOST, 0))
     return protocol
-
-
-@contextlib.contextmanager
-def free_range() -> Iterator[PortAllocator]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        base = probe.getsockname()[1]
-    low = max(1024, min(base, 65000) - 400) & ~1
-    yield PortAllocator(low, low + 399)
 
 
 def processed(stats: SessionStats) -> int:

@@ -8,10 +8,9 @@ a slow machine makes a test slower, never flaky); nothing asserts on elapsed tim
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import struct
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from media.backend import LegAddress, MediaBackend, MediaEvent, MediaTimeout
 from media.errors import PortsExhausted
 from media.ports import PortAllocator
 from media.relay import RelayConfig
+from tests.support.ports import free_range
 
 HOST = "127.0.0.1"
 WAIT = 5.0  # seconds: the bound on every wait
@@ -84,16 +84,6 @@ async def phone() -> Phone:
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_datagram_endpoint(Phone, local_addr=(HOST, 0))
     return protocol
-
-
-@contextlib.contextmanager
-def free_range() -> Iterator[PortAllocator]:
-    """A range the OS is not using right now (pairs that are taken get skipped anyway)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        base = probe.getsockname()[1]
-    low = max(1024, min(base, 65000) - 400) & ~1
-    yield PortAllocator(low, low + 399)
 
 
 def test_media_flows_both_ways_with_headers_rewritten(loop_kind: str, data_plane: bool) -> None:
