@@ -198,17 +198,16 @@ class CallMedia:
         voice, _ = leg_codecs(answered)
         if not voice:
             raise SdpRejected("the callee accepted no voice codec", 488)
-        caller_media, callee_media = self._media(early), self._media(answered)
-        if ((caller_media is None) != (callee_media is None)
-                or (caller_media is None and leg_codecs(early)[0][:1] != voice[:1])):
-            raise SdpRejected("the answer differs from the early media's and cannot be"
-                              " transcoded to it", 488)
+        caller_codec, callee_codec = leg_codecs(early)[0][0][1], voice[0][1]
+        if caller_codec != callee_codec and not {caller_codec, callee_codec} <= self.transcodable:
+            raise SdpRejected(f"the answer's {callee_codec} cannot be transcoded to the early"
+                              f" media's {caller_codec}", 488)
         pt = payload_map(early, state.offer, state.sent, answered)
         state.agreed["a"] = _Agreed(early, state.offer, early)
         state.agreed["b"] = _Agreed(state.sent, answered, answered)
         try:
-            self._declare(call.call_id, "a", state.offer, pt.b_to_a, caller_media)
-            self._declare(call.call_id, "b", answered, pt.a_to_b, callee_media)
+            self._declare(call.call_id, "a", state.offer, pt.b_to_a, self._media(early))
+            self._declare(call.call_id, "b", answered, pt.a_to_b, self._media(answered))
         except MediaError as exc:
             raise SdpRejected(f"media: {exc}", 500) from None
         return early.to_bytes()

@@ -133,13 +133,16 @@ class PendingReinvite:
 
 @dataclass(eq=False, slots=True)
 class PendingOk:
-    """A 2xx to a re-INVITE, retransmitted by the switch until its ACK (§13.3.1.4)."""
+    """A 2xx to an INVITE or re-INVITE from one leg, retransmitted by the switch until
+    its ACK (§13.3.1.4). `offered`: the 2xx carries the switch's offer (late offer, or
+    a re-INVITE without SDP), so the ACK carries the answer."""
 
     from_caller: bool
     txn: ServerTransaction
     response: Response
     cseq: int
     interval: float
+    offered: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -157,10 +160,9 @@ class Call:
     forks: list[Fork] = field(default_factory=list)
     b_dialog: Dialog | None = None
     b_invite_cseq: int = 1
-    ok_response: Response | None = None
-    ok_next: float | None = None
-    ok_interval: float = 0.5
-    ok_give_up: float | None = None
+    unacked: PendingOk | None = None  # our latest 2xx to an INVITE, until it is ACKed
+    unacked_next: float | None = None  # its next retransmission
+    unacked_give_up: float | None = None
     ring_deadline: float | None = None
     end_deadline: float | None = None
     ringing_sent: bool = False
@@ -169,12 +171,6 @@ class Call:
     media: dict[str, object] = field(default_factory=dict)  # for the SDP planner
     hangup_side: str | None = None
     late_offer: bool = False  # the caller's INVITE had no SDP: its answer comes in the ACK
-    # A re-INVITE without SDP was answered with an offer: the side whose ACK carries the
-    # answer ("caller" / "callee"), None when no such answer is awaited.
-    refresh_from: str | None = None
-    reok: PendingOk | None = None  # our 2xx to a re-INVITE, until it is ACKed
-    reok_next: float | None = None
-    reok_give_up: float | None = None
 
 
 def best_status(statuses: list[int]) -> int:
@@ -261,24 +257,17 @@ class CallManager:
                          self.policy.ring_timeout)
                 self._cancel_forks(call, now)
                 self._fail_caller(call, 480, "No Answer", now, wall, disposition="NO ANSWER")
-            if call.ok_next is not None and now >= call.ok_next and call.ok_response:
+            pending = call.unacked
+            if pending is not None and call.unacked_next is not None and now >= call.unacked_next:
                 # §13.3.1.4: the UAS core retransmits its 2xx until the ACK arrives.
-                self.transactions.respond(call.a_txn, call.ok_response, now)
-                call.ok_interval = min(2 * call.ok_interval, self.t2)
-                self._arm(call, "ok_next", now + call.ok_interval)
-            if call.ok_give_up is not None and now >= call.ok_give_up:
-                log.info("call %s: caller never ACKed the 200; ending it", call.call_id)
-                call.ok_next = call.ok_give_up = None
-                self._hangup(call, now, wall, side="switch", cause=408)
-            reok = call.reok
-            if reok is not None and call.reok_next is not None and now >= call.reok_next:
-                self.transactions.respond(reok.txn, reok.response, now)
-                reok.interval = min(2 * reok.interval, self.t2)
-                self._arm(call, "reok_next", now + reok.interval)
-            if call.reok_give_up is not None and now >= call.reok_give_up:
-                log.info("call %s: the %s never ACKed the 200 to its re-INVITE; ending it",
-                         call.call_id, "caller" if reok and reok.from_caller else "callee")
-                call.reok, call.reok_next, call.reok_give_up = None, None, None
+                self.transactions.respond(pending.txn, pending.response, now)
+                pending.interval = min(2 * pending.interval, self.t2)
+                self._arm(call, "unacked_next", now + pending.interval)
+            if pending is not None and call.unacked_give_up is not None \
+                    and now >= call.unacked_give_up:
+                log.info("call %s: the %s never ACKed the 200; ending it", call.call_id,
+                         "caller" if pending.from_caller else "callee")
+                self._acked(call)
                 self._hangup(call, now, wall, side="switch", cause=408)
             if call.end_deadline is not None and now >= call.end_deadline:
                 call.end_deadline = None
@@ -436,11 +425,10 @@ class CallManager:
             return
         call.state = State.ANSWERED
         ok = self._make_response(call, 200, body=answer)
-        call.ok_response = ok
         self.transactions.respond(call.a_txn, ok, now)
-        call.ok_interval = self.t1
-        self._arm(call, "ok_next", now + self.t1)
-        self._arm(call, "ok_give_up", now + 64 * self.t1)
+        self._until_acked(call, PendingOk(from_caller=True, txn=call.a_txn, response=ok,
+                                          cseq=call.a_invite.cseq.number, interval=self.t1,
+                                          offered=call.late_offer), now)
         self._arm(call, "end_deadline", now + self.policy.max_duration)
         self.cdr.answer(call.call_id, wall)
         log.info("call %s: %s -> %s answered", call.call_id, call.caller, call.callee)
@@ -491,19 +479,29 @@ class CallManager:
         if found is None:
             return
         call, from_caller = found
-        if from_caller and call.state is State.ANSWERED:
-            call.state = State.CONFIRMED
-            call.ok_next = call.ok_give_up = None
-            if call.late_offer:
-                self._late_answer(call, request, now, wall)
+        pending = call.unacked
+        if pending is None or pending.from_caller != from_caller:
             return
-        reok = call.reok
-        if reok is None or reok.from_caller != from_caller or request.cseq.number != reok.cseq:
+        first = call.state is State.ANSWERED  # the ACK of the call's own 200
+        if not first and request.cseq.number != pending.cseq:
             return  # a retransmitted or stray ACK
-        call.reok, call.reok_next, call.reok_give_up = None, None, None
-        if call.refresh_from == ("caller" if from_caller else "callee"):
-            call.refresh_from = None
+        self._acked(call)
+        if first:
+            call.state = State.CONFIRMED
+            if pending.offered:
+                self._late_answer(call, request, now, wall)
+        elif pending.offered:
             self._refresh_answer(call, from_caller, request)
+
+    def _until_acked(self, call: Call, pending: PendingOk, now: float) -> None:
+        """Retransmit a 2xx just sent (T1, doubling to T2) until its ACK; give up after
+        64·T1 with BYE on both legs (§13.3.1.4)."""
+        call.unacked = pending
+        self._arm(call, "unacked_next", now + self.t1)
+        self._arm(call, "unacked_give_up", now + 64 * self.t1)
+
+    def _acked(self, call: Call) -> None:
+        call.unacked = call.unacked_next = call.unacked_give_up = None
 
     def _refresh_answer(self, call: Call, from_caller: bool, ack: Request) -> None:
         """The answer to the offer in the 200 of a re-INVITE without SDP. Without a usable
@@ -621,8 +619,7 @@ class CallManager:
             except SdpRejected as exc:
                 self._reply(txn, exc.status, None, now, dialog)
                 return
-            call.refresh_from = "caller" if from_caller else "callee"
-            self._reinvite_ok(call, from_caller, txn, offer, now)
+            self._reinvite_ok(call, from_caller, txn, offer, now, offered=True)
             return
         try:
             offer = self.sdp.reoffer(call, from_caller, request.body)
@@ -660,19 +657,16 @@ class CallManager:
         self._reinvite_ok(call, pending.from_caller, pending.server_txn, answer, now)
 
     def _reinvite_ok(self, call: Call, from_caller: bool, txn: ServerTransaction, body: bytes,
-                     now: float) -> None:
-        """200 to a re-INVITE, retransmitted (T1, doubling to T2) until the ACK and given
-        up after 64·T1 with BYE on both legs, as for the first INVITE (§13.3.1.4)."""
+                     now: float, *, offered: bool = False) -> None:
+        """200 to a re-INVITE, retransmitted until its ACK as for the first INVITE."""
         dialog = call.a_dialog if from_caller else call.b_dialog
         request = txn.request
         assert dialog is not None and request is not None
         response = self._reply(txn, 200, None, now, dialog, body=body)
-        if response is None:
-            return
-        call.reok = PendingOk(from_caller=from_caller, txn=txn, response=response,
-                              cseq=request.cseq.number, interval=self.t1)
-        self._arm(call, "reok_next", now + self.t1)
-        self._arm(call, "reok_give_up", now + 64 * self.t1)
+        assert response is not None  # the transaction has its request
+        self._until_acked(call, PendingOk(from_caller=from_caller, txn=txn, response=response,
+                                          cseq=request.cseq.number, interval=self.t1,
+                                          offered=offered), now)
 
     # -- helpers ----------------------------------------------------------------------
     def _make_response(self, call: Call, status: int, reason: str | None = None,
@@ -726,8 +720,8 @@ class CallManager:
 
     def _finish(self, call: Call) -> None:
         call.state = State.ENDED
-        call.ring_deadline = call.ok_next = call.ok_give_up = call.end_deadline = None
-        call.reok = call.reok_next = call.reok_give_up = None
+        call.ring_deadline = call.end_deadline = None
+        self._acked(call)
         self.sdp.release(call)
         self.calls.pop(call.call_id, None)
         self.by_b_call_id.pop(call.b_call_id, None)

@@ -72,6 +72,19 @@ _SLOT = {name: Leg.__dict__[name] for name in
          ("fast_ssrc", "latched", "forward_to", "b1map", "max_bytes", "last_seen", "last_out")}
 
 
+def _in_struct(name: str) -> Any:
+    """A Leg field kept only in the struct: the core reads and writes C's copy."""
+
+    def get(self: FastLeg) -> int:
+        value: int = getattr(self.c, name)
+        return value
+
+    def set(self: FastLeg, value: int) -> None:
+        setattr(self.c, name, value)
+
+    return property(get, set, doc=f"`{name}` of the struct")
+
+
 class FastLeg(Leg):
     __slots__ = ("c",)
 
@@ -140,32 +153,10 @@ class FastLeg(Leg):
         _SLOT["max_bytes"].__set__(self, value)
         self.c.max_bytes = value
 
-    @property
-    def seq_off(self) -> int:
-        value: int = self.c.seq_off
-        return value
-
-    @seq_off.setter
-    def seq_off(self, value: int) -> None:
-        self.c.seq_off = value
-
-    @property
-    def ts_off(self) -> int:
-        value: int = self.c.ts_off
-        return value
-
-    @ts_off.setter
-    def ts_off(self, value: int) -> None:
-        self.c.ts_off = value
-
-    @property
-    def out_ssrc(self) -> int:
-        value: int = self.c.out_ssrc
-        return value
-
-    @out_ssrc.setter
-    def out_ssrc(self, value: int) -> None:
-        self.c.out_ssrc = value
+    # Offsets and the output SSRC live in the struct only.
+    seq_off = _in_struct("seq_off")
+    ts_off = _in_struct("ts_off")
+    out_ssrc = _in_struct("out_ssrc")
 
     # -- what both paths update: each keeps its own, read together ----------------------
     # The Python path writes only its slots (no ctypes per packet on the transcoding and
